@@ -1,0 +1,5 @@
+workflow "report" {
+  step "s" {
+    action = "heady.clear_caches"
+  }
+}

@@ -1,0 +1,5 @@
+workflow "broken" {
+  step "s" {
+    action = "heady.clear_caches"
+  
+}
