@@ -1,0 +1,148 @@
+// Package api is Heady's REST API under /api/v1/automation, served by Fiber.
+//
+// Every route is declared once as a Route (method, path, role, request and
+// response types, audit action). The same declarations register the Fiber
+// handlers, drive authentication and auditing, and generate the OpenAPI
+// document, so the three cannot drift apart.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/heady-dev/heady/host/auth"
+)
+
+// Prefix is the base path of every API route.
+const Prefix = "/api/v1/automation"
+
+// Roles, lowest to highest.
+const (
+	RolePublic   = ""         // no bearer token involved (the handler authenticates, e.g. webhooks)
+	RoleReader   = "reader"   // reads; anonymous allowed where the auth policy says so
+	RoleOperator = "operator" // runs workflows, emits events, reloads policies
+	RoleAdmin    = "admin"    // manages tokens
+)
+
+// Route declares one endpoint.
+type Route struct {
+	Method  string
+	Path    string // relative to Prefix, Fiber syntax (":id")
+	Summary string
+	Tag     string
+	Role    string
+	// Action is the audit action recorded for this route ("workflow.execute").
+	Action string
+	// ResourceType and ResourceParam name the resource the audit entry is
+	// about: the type, and the path parameter holding its id.
+	ResourceType  string
+	ResourceParam string
+	// Request and Response are example values whose types document the
+	// bodies in the OpenAPI document (nil: none / free-form).
+	Request  any
+	Response any
+	// Query documents query parameters: name → description.
+	Query map[string]string
+	// Status is the success status (200 when zero).
+	Status  int
+	Handler fiber.Handler
+	// Raw marks routes that serve non-JSON (metrics, streams, exports).
+	Raw bool
+	// Absolute marks a Path that is not under Prefix ("/metrics").
+	Absolute bool
+}
+
+// Options configure the server.
+type Options struct {
+	Logger         *slog.Logger
+	BodyLimit      int
+	RequestTimeout time.Duration
+	// AnonymousReads: "loopback", "always" or "never".
+	AnonymousReads string
+	// Version is the build version reported by the API.
+	Version string
+}
+
+// Server is the API server.
+type Server struct {
+	app    *fiber.App
+	opts   Options
+	svc    *Services
+	routes []Route
+	log    *slog.Logger
+	// gateOpen allows anonymous reads, gateStrict does not; the auth
+	// policy picks one per request.
+	gateOpen, gateStrict *auth.Gate
+}
+
+// New builds the API server over the host's services.
+func New(svc *Services, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 30 * time.Second
+	}
+	if opts.AnonymousReads == "" {
+		opts.AnonymousReads = "loopback"
+	}
+	s := &Server{opts: opts, svc: svc, log: opts.Logger}
+	if svc.Auth != nil {
+		s.gateOpen = auth.NewGate(svc.Auth, svc.Limiter, auth.AnonAlways, false)
+		s.gateStrict = auth.NewGate(svc.Auth, svc.Limiter, auth.AnonNever, false)
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "heady",
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           opts.RequestTimeout,
+		WriteTimeout:          opts.RequestTimeout,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          errorHandler,
+		DisableStartupMessage: true,
+		StrictRouting:         false,
+		ReadBufferSize:        16 << 10,
+	})
+	s.app.Use(s.recoverer, s.requestID)
+	for _, r := range s.allRoutes() {
+		s.add(r)
+	}
+	s.app.Use(func(c *fiber.Ctx) error {
+		return Errorf(fiber.StatusNotFound, "not_found", "no route for %s %s", c.Method(), c.Path())
+	})
+	return s
+}
+
+// App exposes the Fiber app (tests use App().Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Routes lists every declared route.
+func (s *Server) Routes() []Route { return s.routes }
+
+// Serve serves on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+func (s *Server) add(r Route) {
+	if r.Status == 0 {
+		r.Status = fiber.StatusOK
+	}
+	s.routes = append(s.routes, r)
+	s.app.Add(r.Method, r.FullPath(), s.wrap(r))
+}
+
+// FullPath is the absolute path of a route.
+func (r Route) FullPath() string {
+	if r.Absolute {
+		return r.Path
+	}
+	return Prefix + r.Path
+}

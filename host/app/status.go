@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/heady-dev/heady/host/api"
+	"github.com/heady-dev/heady/host/store"
+)
+
+// Status is the guide's status summary.
+func (h *Host) Status(ctx context.Context) api.Status {
+	var st api.Status
+	ws := h.engine.Stats()
+	st.Workflows = api.WorkflowStatus{Active: ws.ActiveWorkflows, Triggers: ws.Triggers}
+	cpu, mem := h.sampler.current()
+	st.Scaling = api.ScalingStatus{CPU: round1(cpu), Memory: round1(mem), ActiveNodes: 1}
+	st.Healing = h.Health(ctx)
+	st.Discovery.Services = 0
+	return st
+}
+
+// Health checks the host's own parts.
+func (h *Host) Health(ctx context.Context) api.Health {
+	now := time.Now()
+	comps := []api.HealthComponent{h.storeProbe(ctx, now), {
+		Name: "api", Type: "api", Status: "healthy", Output: "listening on " + h.ln.Addr().String(), LastCheck: now, Since: h.started,
+	}}
+	out := api.Health{OverallStatus: "healthy", Components: comps}
+	for _, c := range comps {
+		out.Stats.TotalChecks++
+		if c.Status == "healthy" {
+			out.Stats.Healthy++
+		} else {
+			out.OverallStatus = "unhealthy"
+		}
+	}
+	return out
+}
+
+// storeProbe writes and reads back a probe key.
+func (h *Host) storeProbe(ctx context.Context, now time.Time) api.HealthComponent {
+	c := api.HealthComponent{Name: "store", Type: "store", LastCheck: now, Since: h.started}
+	key := store.SpaceHealth + "probe"
+	val := []byte(now.UTC().Format(time.RFC3339Nano))
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := h.store.Apply(pctx, store.Put(key, val)); err != nil {
+		c.Status, c.Output = "unhealthy", "write probe failed: "+err.Error()
+		return c
+	}
+	got, err := h.store.Get(key)
+	if err != nil || string(got) != string(val) {
+		c.Status, c.Output = "unhealthy", "read probe failed"
+		return c
+	}
+	c.Status, c.Output = "healthy", "write and read probe ok"
+	return c
+}
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

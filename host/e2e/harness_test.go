@@ -1,0 +1,253 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heady-dev/heady/host/client"
+)
+
+// binDir holds heady and bin/plugins: HEADY_BIN when make test built them,
+// otherwise built once here.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		if d := os.Getenv("HEADY_BIN"); d != "" {
+			binDir = d
+		} else {
+			tmp, err := os.MkdirTemp("", "heady-e2e-bin-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(tmp)
+			if err := buildAll(tmp); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			binDir = tmp
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Clean(filepath.Join(wd, "..", ".."))
+}
+
+func buildAll(dir string) error {
+	root := repoRoot()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "heady"), "./host/cmd/heady")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build heady: %v\n%s", err, out)
+	}
+	mains, _ := filepath.Glob(filepath.Join(root, "plugins", "*", "main.go"))
+	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
+		return err
+	}
+	for _, m := range mains {
+		name := filepath.Base(filepath.Dir(m))
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "plugins", "heady-plugin-"+name), "./plugins/"+name)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build plugin %s: %v\n%s", name, err, out)
+		}
+	}
+	return nil
+}
+
+// hostProc is one running heady process.
+type hostProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	addr    string
+	data    string
+	policy  string
+	token   string
+	mu      sync.Mutex
+	stdout  strings.Builder
+	stderr  strings.Builder
+	exited  chan struct{}
+	exitErr error
+}
+
+type hostOpts struct {
+	policies string // directory; default: a fresh copy of the repo's policies
+	data     string
+	token    string
+	env      []string
+	args     []string
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// copyDir copies the *.hcl files of src into a new temp dir.
+func copyPolicies(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(src, "*.hcl"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+const testAdminToken = "hdy_00000000000e2e01_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func startHost(t *testing.T, o hostOpts) *hostProc {
+	t.Helper()
+	if o.policies == "" {
+		o.policies = copyPolicies(t, filepath.Join(repoRoot(), "policies"))
+	}
+	if o.data == "" {
+		o.data = t.TempDir()
+	}
+	if o.token == "" {
+		o.token = testAdminToken
+	}
+	h := &hostProc{t: t, data: o.data, policy: o.policies, token: o.token, exited: make(chan struct{})}
+	h.addr = freePort(t)
+	args := append([]string{"run", "--policies", o.policies, "--data", o.data, "--listen", h.addr,
+		"--plugins", filepath.Join(binDir, "plugins")}, o.args...)
+	h.cmd = exec.Command(filepath.Join(binDir, "heady"), args...)
+	h.cmd.Env = append(os.Environ(), "HEADY_BOOTSTRAP_TOKEN="+o.token)
+	h.cmd.Env = append(h.cmd.Env, o.env...)
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	outR, _ := h.cmd.StdoutPipe()
+	errR, _ := h.cmd.StderrPipe()
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pipes sync.WaitGroup
+	pipes.Add(2)
+	go h.copy(&pipes, outR, &h.stdout)
+	go h.copy(&pipes, errR, &h.stderr)
+	go func() {
+		pipes.Wait()
+		h.exitErr = h.cmd.Wait()
+		close(h.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-h.exited:
+		default:
+			_ = h.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-h.exited:
+			case <-time.After(15 * time.Second):
+				_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+				<-h.exited
+			}
+		}
+		if t.Failed() {
+			t.Logf("heady stdout:\n%s\nheady stderr:\n%s", h.out(), h.errOut())
+		}
+	})
+	h.waitReady()
+	return h
+}
+
+func (h *hostProc) copy(wg *sync.WaitGroup, r io.Reader, b *strings.Builder) {
+	defer wg.Done()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		h.mu.Lock()
+		b.WriteString(sc.Text())
+		b.WriteByte('\n')
+		h.mu.Unlock()
+	}
+}
+
+func (h *hostProc) out() string    { h.mu.Lock(); defer h.mu.Unlock(); return h.stdout.String() }
+func (h *hostProc) errOut() string { h.mu.Lock(); defer h.mu.Unlock(); return h.stderr.String() }
+
+func (h *hostProc) waitReady() {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-h.exited:
+			h.t.Fatalf("heady exited early: %v\nstdout:\n%s\nstderr:\n%s", h.exitErr, h.out(), h.errOut())
+		default:
+		}
+		resp, err := http.Get("http://" + h.addr + "/api/v1/automation/status")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("heady not ready within 30s\nstdout:\n%s\nstderr:\n%s", h.out(), h.errOut())
+}
+
+// client returns an API client with the given token ("" anonymous).
+func (h *hostProc) client(token string) *client.Client { return client.New(h.addr, token) }
+
+func (h *hostProc) admin() *client.Client { return h.client(h.token) }
+
+// kill9 kills the host with SIGKILL and waits for it to be gone.
+func (h *hostProc) kill9() {
+	_ = h.cmd.Process.Signal(syscall.SIGKILL)
+	<-h.exited
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (h *hostProc) stop() error {
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-h.exited:
+		return h.exitErr
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("heady did not stop within 30s")
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func bg() context.Context { return context.Background() }
