@@ -10,15 +10,18 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/heady-dev/heady/host/app.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build heady plugins run test test-short vet proto check-proto bench fuzz clean
+.PHONY: all build heady plugins demoapp run test test-short vet proto check-proto bench fuzz clean
 
 all: build
 
-build: heady plugins
+build: heady plugins demoapp
 
 heady:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/heady ./host/cmd/heady
+
+demoapp:
+	$(GO) build -o $(BIN)/demoapp ./examples/demoapp
 
 plugins:
 	@mkdir -p $(BIN)/plugins

@@ -23,6 +23,7 @@ import (
 	"github.com/heady-dev/heady/host/audit"
 	"github.com/heady-dev/heady/host/auth"
 	"github.com/heady-dev/heady/host/config"
+	"github.com/heady-dev/heady/host/maintenance"
 	"github.com/heady-dev/heady/host/pluginhost"
 	"github.com/heady-dev/heady/host/store"
 	"github.com/heady-dev/heady/host/workflow"
@@ -68,9 +69,13 @@ type Host struct {
 	sampler    *sampler
 	started    time.Time
 
-	plugins *pluginhost.Manager
-	engine  *workflow.Engine
-	maint   maintainer
+	plugins    *pluginhost.Manager
+	engine     *workflow.Engine
+	maint      maintainer
+	subsystems []Subsystem
+	apiSvc     *api.Services
+	maintMu    sync.RWMutex
+	maintOps   map[string]MaintenanceFunc
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -172,6 +177,9 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 		HistoryMaxAge: hc.HistoryMaxAge, HistoryMaxCount: hc.HistoryMaxCount,
 	})
 	h.registerBuiltins()
+	h.maint = &maintenance.Handler{Store: st, DataDir: hc.DataDir, Logger: h.log,
+		ExpireTokens: h.auth.ExpireOld, PruneHistory: h.engine.Prune,
+		HistoryMaxAge: hc.HistoryMaxAge, HistoryMaxCount: hc.HistoryMaxCount}
 	if err := h.engine.SetPolicy(pol); err != nil {
 		h.log.Warn("some workflows were not loaded", "err", err)
 	}
@@ -183,11 +191,20 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	}
 	wst := h.engine.Stats()
 	h.linef("✅ Auto-execution started for %d workflows (%d triggers)", wst.ActiveWorkflows, wst.Triggers)
+
+	h.apiSvc = &api.Services{Auth: h.auth, Limiter: h.lim, Audit: h.audit, Host: h, Workflows: h.engine, Plugins: h.plugins}
+	if err := h.startSubsystems(ctx, pol); err != nil {
+		cancel()
+		_ = h.engine.Stop(ctx)
+		_ = h.plugins.Close(ctx)
+		h.closeStore()
+		return nil, err
+	}
 	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.sampler.run(runCtx, 2*time.Second) }()
 	go func() { defer h.wg.Done(); h.audit.RunRetention(runCtx, hc.AuditRetention, time.Hour) }()
 
-	h.api = api.New(&api.Services{Auth: h.auth, Limiter: h.lim, Audit: h.audit, Host: h, Workflows: h.engine, Plugins: h.plugins}, api.Options{
+	h.api = api.New(h.apiSvc, api.Options{
 		Logger: h.log, BodyLimit: hc.BodyLimit, RequestTimeout: hc.RequestTimeout,
 		AnonymousReads: a.AnonymousReads, Version: Version,
 	})
@@ -195,6 +212,7 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		cancel()
 		h.wg.Wait()
+		h.stopSubsystems(ctx)
 		_ = h.engine.Stop(ctx)
 		_ = h.plugins.Close(ctx)
 		return fail(fmt.Errorf("api: listen on %s: %w", hc.Listen, err))
@@ -238,6 +256,7 @@ func (h *Host) Shutdown(ctx context.Context) error {
 	}
 	h.cancel()
 	h.wg.Wait()
+	errs = append(errs, h.stopSubsystems(ctx)...)
 	if err := h.engine.Stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("workflow: stop: %w", err))
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/heady-dev/heady/host/audit"
-		"github.com/heady-dev/heady/host/events"
+	"github.com/heady-dev/heady/host/events"
 	"github.com/heady-dev/heady/host/pluginhost"
 	"github.com/heady-dev/heady/host/workflow"
 	"github.com/heady-dev/heady/sdk"
@@ -91,10 +91,15 @@ func (s hostServices) Metrics(context.Context) (map[string]float64, error) {
 }
 
 func (s hostServices) Maintenance(ctx context.Context, plugin, op string, args map[string]any) (map[string]any, error) {
-	if s.h.maint == nil {
+	var out map[string]any
+	var err error
+	if fn, ok := s.h.maintOp(op); ok {
+		out, err = fn(ctx, args)
+	} else if s.h.maint != nil {
+		out, err = s.h.maint.Do(ctx, op, args)
+	} else {
 		return nil, fmt.Errorf("maintenance %s: not available", op)
 	}
-	out, err := s.h.maint.Do(ctx, op, args)
 	outcome := "success"
 	if err != nil {
 		outcome = "failure"
@@ -161,4 +166,26 @@ func (h *Host) emitHostEvent(ctx context.Context, typ string, data map[string]an
 	if _, err := h.engine.Emit(ctx, events.Event{Type: typ, Data: data, Source: "host"}); err != nil {
 		h.log.Warn("host event not stored", "type", typ, "err", err)
 	}
+}
+
+// MaintenanceFunc is a host-side operation plugins request through the
+// Maintenance callback ("caches.clear", "service.restart", ...).
+type MaintenanceFunc func(ctx context.Context, args map[string]any) (map[string]any, error)
+
+// registerMaintenance makes op available to plugins; subsystems call it
+// from their Start.
+func (h *Host) registerMaintenance(op string, fn MaintenanceFunc) {
+	h.maintMu.Lock()
+	defer h.maintMu.Unlock()
+	if h.maintOps == nil {
+		h.maintOps = map[string]MaintenanceFunc{}
+	}
+	h.maintOps[op] = fn
+}
+
+func (h *Host) maintOp(op string) (MaintenanceFunc, bool) {
+	h.maintMu.RLock()
+	defer h.maintMu.RUnlock()
+	fn, ok := h.maintOps[op]
+	return fn, ok
 }

@@ -88,5 +88,5 @@ func (h *Host) applyPolicy(ctx context.Context, p *config.Policy) error {
 	if err := h.engine.SetPolicy(p); err != nil {
 		h.log.Warn("some workflows were not loaded", "err", err)
 	}
-	return nil
+	return h.reloadSubsystems(ctx, p)
 }

@@ -16,7 +16,11 @@ func (h *Host) Status(ctx context.Context) api.Status {
 	cpu, mem := h.sampler.current()
 	st.Scaling = api.ScalingStatus{CPU: round1(cpu), Memory: round1(mem), ActiveNodes: 1}
 	st.Healing = h.Health(ctx)
-	st.Discovery.Services = 0
+	for _, s := range h.subsystems {
+		if c, ok := s.(StatusContributor); ok {
+			c.ContributeStatus(ctx, &st)
+		}
+	}
 	return st
 }
 
@@ -27,7 +31,13 @@ func (h *Host) Health(ctx context.Context) api.Health {
 		Name: "api", Type: "api", Status: "healthy", Output: "listening on " + h.ln.Addr().String(), LastCheck: now, Since: h.started,
 	}}
 	out := api.Health{OverallStatus: "healthy", Components: comps}
-	for _, c := range comps {
+	for _, s := range h.subsystems {
+		if c, ok := s.(HealthContributor); ok {
+			c.ContributeHealth(ctx, &out)
+		}
+	}
+	out.Stats.TotalChecks, out.Stats.Healthy = 0, 0
+	for _, c := range out.Components {
 		out.Stats.TotalChecks++
 		if c.Status == "healthy" {
 			out.Stats.Healthy++

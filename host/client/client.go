@@ -80,6 +80,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 			}
 			return env.Error
 		}
+		if out != nil {
+			_ = json.Unmarshal(data, out)
+		}
 		return &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(data))}
 	}
 	if out != nil && len(data) > 0 {

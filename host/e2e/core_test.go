@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/heady-dev/heady/host/client"
+	"github.com/heady-dev/heady/host/store"
 )
 
 func TestDefaultPoliciesStartAndStatusShape(t *testing.T) {
@@ -536,3 +537,47 @@ func TestAuditSurvivesKill9(t *testing.T) {
 	}
 }
 
+// TestAuditTamperIsReported alters one stored entry directly in Badger and
+// checks that `heady audit verify` fails at exactly that entry.
+func TestAuditTamperIsReported(t *testing.T) {
+	t.Parallel()
+	h := startHost(t, hostOpts{})
+	for i := 0; i < 5; i++ {
+		if err := h.admin().Do(bg(), http.MethodGet, "/status", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(h.data, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = "audit/e/00000000000000000004"
+	val, err := st.Get(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Replace(val, []byte(`"outcome":"success"`), []byte(`"outcome":"failure"`), 1)
+	if bytes.Equal(altered, val) {
+		t.Fatalf("entry 4 has no success outcome to alter: %s", val)
+	}
+	if err := st.Apply(bg(), store.Put(victim, altered)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := startHost(t, hostOpts{policies: h.policy, data: h.data})
+	cmd := exec.Command(filepath.Join(binDir, "heady"), "audit", "verify")
+	cmd.Env = append(os.Environ(), "HEADY_ADDR=http://"+h2.addr, "HEADY_TOKEN="+h2.token)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("verify of a tampered chain: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "BROKEN at entry 4") {
+		t.Fatalf("verify did not name entry 4:\n%s", out)
+	}
+}

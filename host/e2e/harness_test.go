@@ -57,6 +57,11 @@ func buildAll(dir string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build heady: %v\n%s", err, out)
 	}
+	demo := exec.Command("go", "build", "-o", filepath.Join(dir, "demoapp"), "./examples/demoapp")
+	demo.Dir = root
+	if out, err := demo.CombinedOutput(); err != nil {
+		return fmt.Errorf("build demoapp: %v\n%s", err, out)
+	}
 	mains, _ := filepath.Glob(filepath.Join(root, "plugins", "*", "main.go"))
 	if err := os.MkdirAll(filepath.Join(dir, "plugins"), 0o755); err != nil {
 		return err

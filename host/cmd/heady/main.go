@@ -23,7 +23,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(runCmd(), validateCmd(), versionCmd(), statusCmd(), healthCmd(), reloadCmd(),
-		policiesCmd(), auditCmd(), tokenCmd())
+		policiesCmd(), auditCmd(), tokenCmd(), workflowCmd(), eventCmd(), pluginsCmd())
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
