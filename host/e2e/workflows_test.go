@@ -61,7 +61,10 @@ type mailSession struct {
 }
 
 func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error { s.cur.From = from; return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error  { s.cur.To = append(s.cur.To, to); return nil }
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.cur.To = append(s.cur.To, to)
+	return nil
+}
 func (s *mailSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {

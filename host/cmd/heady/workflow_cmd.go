@@ -214,7 +214,9 @@ func pluginsCmd() *cobra.Command {
 			return tw.Flush()
 		}}
 	describe := &cobra.Command{Use: "describe NAME", Short: "A plugin's manifest: components and config schemas", Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error { return getJSON("/plugins/" + url.PathEscape(args[0]) + "/schema") }}
+		RunE: func(_ *cobra.Command, args []string) error {
+			return getJSON("/plugins/" + url.PathEscape(args[0]) + "/schema")
+		}}
 	cmd.AddCommand(list, describe)
 	return cmd
 }
