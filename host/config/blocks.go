@@ -162,9 +162,11 @@ func (l *loader) checkName(kind string, b *hcl.Block) {
 
 func defaultHost() Host {
 	name, _ := os.Hostname()
-	workers := 2 * runtime.NumCPU()
-	if workers < 4 {
-		workers = 4
+	// Steps mostly wait on plugins and the network, so the default allows
+	// many concurrent calls per core.
+	workers := 16 * runtime.NumCPU()
+	if workers < 64 {
+		workers = 64
 	}
 	return Host{
 		Name:             name,

@@ -153,7 +153,7 @@ plugin "p" {}
 		h := p.Host
 		if h.Listen != ":3000" || h.DataDir != "./data" || h.LogLevel != "info" || h.LogFormat != "text" ||
 			h.MetricsRetention != 168*time.Hour || h.BodyLimit != 1<<20 || h.RequestTimeout != 30*time.Second ||
-			h.Workers < 4 || h.EventQueue != 100000 || h.AppURL != "http://127.0.0.1:8090" ||
+			h.Workers < 64 || h.EventQueue != 100000 || h.AppURL != "http://127.0.0.1:8090" ||
 			!reflect.DeepEqual(h.PluginDirs, []string{"./bin/plugins"}) {
 			t.Fatalf("host defaults: %+v", h)
 		}

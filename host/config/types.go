@@ -60,7 +60,7 @@ type Host struct {
 	BodyLimit int
 	// RequestTimeout bounds API handlers (default 30s).
 	RequestTimeout time.Duration
-	// Workers is the number of workflow step workers (default 2×CPU, min 4).
+	// Workers caps concurrent workflow step calls (default 16×CPU, min 64).
 	Workers int
 	// EventQueue is the maximum of accepted but not yet dispatched events
 	// before the API answers 429/503 (default 100000).
