@@ -39,6 +39,7 @@ vet:
 # The whole suite. End-to-end tests use the binaries built here (HEADY_BIN).
 test: build vet check-proto
 	HEADY_BIN=$(BIN) $(GO) test $(TESTFLAGS) ./...
+	bash scripts/fuzz.sh 3s
 
 test-short:
 	$(GO) test -race -short ./...
@@ -53,7 +54,7 @@ bench: build
 	HEADY_BIN=$(BIN) bash scripts/bench.sh
 
 fuzz:
-	bash scripts/fuzz.sh 60s
+	bash scripts/fuzz.sh 5m
 
 clean:
 	rm -rf $(BIN)

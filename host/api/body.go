@@ -57,6 +57,9 @@ func jsonError(err error) *Error {
 		return FieldError("body", "malformed JSON at byte %d: %v", se.Offset, se)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if name == "" {
+			return FieldError("body", "unknown field with an empty name")
+		}
 		return FieldError(name, "unknown field %q", name)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return FieldError("body", "truncated JSON")

@@ -214,6 +214,9 @@ func (s *Server) record(c *fiber.Ctx, r Route, start time.Time) {
 		}
 	}
 	dur := time.Since(start)
+	if s.svc.Scaling != nil {
+		s.svc.Scaling.ObserveRequest(c.Method(), r.FullPath(), status, dur)
+	}
 	s.log.Debug("api request", "method", c.Method(), "path", c.Path(), "status", status,
 		"duration_ms", float64(dur.Microseconds())/1000, "request_id", RequestID(c), "actor", p.Name)
 	if s.svc.Audit == nil {

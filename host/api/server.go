@@ -113,6 +113,9 @@ func New(svc *Services, opts Options) *Server {
 	for _, r := range s.allRoutes() {
 		s.add(r)
 	}
+	if svc.Mount != nil {
+		svc.Mount(s.app)
+	}
 	s.app.Use(func(c *fiber.Ctx) error {
 		return Errorf(fiber.StatusNotFound, "not_found", "no route for %s %s", c.Method(), c.Path())
 	})

@@ -4,9 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/heady-dev/heady/host/audit"
 	"github.com/heady-dev/heady/host/auth"
 	"github.com/heady-dev/heady/host/config"
+	"github.com/heady-dev/heady/host/intelligence"
 	"github.com/heady-dev/heady/host/pluginhost"
 	"github.com/heady-dev/heady/host/workflow"
 )
@@ -21,6 +24,16 @@ type Services struct {
 	Workflows *workflow.Engine
 	// Plugins is the plugin host.
 	Plugins *pluginhost.Manager
+	// Intelligence is the learning engine (insights, suggestions, forecasts).
+	Intelligence *intelligence.Engine
+	// Healing is the self-healing engine and the service supervisor.
+	Healing HealingService
+	Scaling ScalingService // the auto-scaler and the metrics store (scaling.go)
+	// Stream feeds GET /stream (nil: 503).
+	Stream StreamSource
+	// Mount, when set, adds handlers beside the API on the same app (the
+	// web dashboard); it runs before the catch-all 404 handler.
+	Mount func(app *fiber.App)
 }
 
 // Host is the running daemon as the API sees it.
