@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/heady-dev/heady/host/app.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build heady plugins demoapp run test test-short vet proto check-proto bench fuzz clean
+.PHONY: all build heady plugins demoapp screenshots run test test-short vet proto check-proto bench fuzz clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench: build
 
 fuzz:
 	bash scripts/fuzz.sh 5m
+
+# PNGs of every dashboard page at laptop and phone sizes, in screenshots/.
+screenshots: build
+	HEADY_BIN=$(BIN) bash scripts/screenshots.sh
 
 clean:
 	rm -rf $(BIN)
