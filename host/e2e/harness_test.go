@@ -90,6 +90,8 @@ type hostProc struct {
 	stderr  strings.Builder
 	exited  chan struct{}
 	exitErr error
+	// httpc reaches the host's API (through its network namespace).
+	httpc *http.Client
 }
 
 type hostOpts struct {
@@ -98,6 +100,8 @@ type hostOpts struct {
 	token    string
 	env      []string
 	args     []string
+	// netns runs heady inside this network namespace (ip netns exec).
+	netns string
 }
 
 func freePort(t *testing.T) string {
@@ -145,6 +149,11 @@ func startHost(t *testing.T, o hostOpts) *hostProc {
 	args := append([]string{"run", "--policies", o.policies, "--data", o.data, "--listen", h.addr,
 		"--plugins", filepath.Join(binDir, "plugins")}, o.args...)
 	h.cmd = exec.Command(filepath.Join(binDir, "heady"), args...)
+	h.httpc = http.DefaultClient
+	if o.netns != "" {
+		h.cmd = exec.Command("ip", append([]string{"netns", "exec", o.netns, filepath.Join(binDir, "heady")}, args...)...)
+		h.httpc = netnsHTTPClient(o.netns)
+	}
 	h.cmd.Env = append(os.Environ(), "HEADY_BOOTSTRAP_TOKEN="+o.token)
 	h.cmd.Env = append(h.cmd.Env, o.env...)
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -206,7 +215,7 @@ func (h *hostProc) waitReady() {
 			h.t.Fatalf("heady exited early: %v\nstdout:\n%s\nstderr:\n%s", h.exitErr, h.out(), h.errOut())
 		default:
 		}
-		resp, err := http.Get("http://" + h.addr + "/api/v1/automation/status")
+		resp, err := h.httpc.Get("http://" + h.addr + "/api/v1/automation/status")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -219,7 +228,13 @@ func (h *hostProc) waitReady() {
 }
 
 // client returns an API client with the given token ("" anonymous).
-func (h *hostProc) client(token string) *client.Client { return client.New(h.addr, token) }
+func (h *hostProc) client(token string) *client.Client {
+	c := client.New(h.addr, token)
+	if h.httpc != nil && h.httpc != http.DefaultClient {
+		c.HTTP = h.httpc
+	}
+	return c
+}
 
 func (h *hostProc) admin() *client.Client { return h.client(h.token) }
 

@@ -22,8 +22,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), validateCmd(), versionCmd(), statusCmd(), healthCmd(), reloadCmd(),
-		policiesCmd(), auditCmd(), tokenCmd(), workflowCmd(), eventCmd(), pluginsCmd())
+	root.AddCommand(runCmd(), agentCmd(), validateCmd(), versionCmd(), statusCmd(), healthCmd(), reloadCmd(),
+		policiesCmd(), auditCmd(), tokenCmd(), workflowCmd(), eventCmd(), pluginsCmd(), intelCmd())
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
