@@ -148,6 +148,8 @@ func (s *Server) intelAct(op string) fiber.Handler {
 			return NotFound("suggestion", id)
 		case errors.Is(err, intelligence.ErrNotApplicable):
 			return Errorf(fiber.StatusConflict, "not_applicable", "suggestion %q is advice without a policy: %s", id, sug.Description)
+		case errors.Is(err, intelligence.ErrInvalidPolicy):
+			return Errorf(fiber.StatusConflict, "invalid_policy", "%v", err)
 		case errors.Is(err, intelligence.ErrState):
 			return Errorf(fiber.StatusConflict, "conflict", "%v", err)
 		case err != nil:
