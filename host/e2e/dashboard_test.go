@@ -149,7 +149,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Parallel()
 	dir := copyPolicies(t, filepath.Join(repoRoot(), "policies"))
 	writePolicy(t, dir, "dashboard.hcl", dashboardPolicy)
-	h := startHost(t, hostOpts{policies: dir})
+	writePolicy(t, dir, "manual.hcl", manualWorkflows)
+	h := startHost(t, hostOpts{policies: dir, args: learnQuickly})
 	base := "http://" + h.addr
 	ctx := newBrowser(t)
 
@@ -212,8 +213,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	t.Run("apply a suggestion", func(t *testing.T) {
+		seedRepeatedSequence(t, h)
 		if err := h.admin().Do(bg(), "POST", "/intelligence/analyze", map[string]any{}, nil); err != nil {
-			t.Skipf("intelligence analysis not available: %v", err)
+			t.Fatalf("analyze: %v", err)
 		}
 		var sugs struct {
 			Items []struct {
@@ -221,7 +223,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			} `json:"items"`
 		}
 		if err := h.admin().Do(bg(), "GET", "/intelligence/suggestions?status=pending", nil, &sugs); err != nil {
-			t.Skipf("suggestions not available: %v", err)
+			t.Fatalf("suggestions: %v", err)
 		}
 		id := ""
 		for _, s := range sugs.Items {
@@ -231,7 +233,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 		}
 		if id == "" {
-			t.Skip("the intelligence engine has no applicable suggestion on a fresh host (it learns from days of audit history); seeding one needs an engine hook")
+			t.Fatalf("no applicable suggestion after a repeated sequence: %+v", sugs.Items)
 		}
 		goTo(t, ctx, "#/intelligence")
 		sel := fmt.Sprintf(`[data-suggestion=%q] button.apply`, id)

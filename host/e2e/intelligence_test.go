@@ -21,41 +21,10 @@ import (
 func TestIntelligenceSuggestionApplyRunsAndUndo(t *testing.T) {
 	t.Parallel()
 	dir := copyPolicies(t, filepath.Join(repoRoot(), "policies"))
-	writePolicy(t, dir, "manual.hcl", `
-workflow "prepare" {
-  step "go" {
-    action = "heady.noop"
-    input {
-      what = "prepare"
-    }
-  }
-}
-workflow "publish" {
-  step "go" {
-    action = "heady.noop"
-    input {
-      what = "publish"
-    }
-  }
-}
-`)
-	h := startHost(t, hostOpts{policies: dir, args: []string{
-		"--var", "intelligence_min_days=1", "--var", "intelligence_min_sessions=3", "--var", "intelligence_interval=1h"}})
+	writePolicy(t, dir, "manual.hcl", manualWorkflows)
+	h := startHost(t, hostOpts{policies: dir, args: learnQuickly})
 	adm := h.admin()
-
-	for i := 0; i < 3; i++ {
-		var tok api.TokenCreated
-		if err := adm.Do(bg(), http.MethodPost, "/tokens", map[string]any{"name": fmt.Sprintf("operator%d", i), "role": "operator"}, &tok); err != nil {
-			t.Fatal(err)
-		}
-		op := h.client(tok.Token)
-		for _, wf := range []string{"prepare", "publish"} {
-			var acc api.ExecutionAccepted
-			if err := op.Do(bg(), http.MethodPost, "/workflows/"+wf+"/execute", map[string]any{}, &acc); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	seedRepeatedSequence(t, h)
 	// a burst of refused credentials from one address
 	bad := h.client("hdy_00000000000bad01_0000000000000000000000000000000000000000000000000000000000000000")
 	for i := 0; i < 6; i++ {
@@ -177,5 +146,47 @@ workflow "publish" {
 	}
 	if err := adm.Do(bg(), http.MethodGet, "/intelligence/predictions?horizon=soon", nil, nil); err == nil {
 		t.Errorf("a bad horizon must be refused")
+	}
+}
+
+// manualWorkflows are two workflows operators run by hand, one after the
+// other: the repeated sequence the intelligence engine should learn.
+const manualWorkflows = `
+workflow "prepare" {
+  step "go" {
+    action = "heady.noop"
+    input {
+      what = "prepare"
+    }
+  }
+}
+workflow "publish" {
+  step "go" {
+    action = "heady.noop"
+    input {
+      what = "publish"
+    }
+  }
+}
+`
+
+// learnQuickly lets the engine suggest from one day of history.
+var learnQuickly = []string{"--var", "intelligence_min_days=1", "--var", "intelligence_min_sessions=3", "--var", "intelligence_interval=1h"}
+
+// seedRepeatedSequence has three operators each run prepare then publish.
+func seedRepeatedSequence(t *testing.T, h *hostProc) {
+	t.Helper()
+	for i := 0; i < 3; i++ {
+		var tok api.TokenCreated
+		if err := h.admin().Do(bg(), http.MethodPost, "/tokens", map[string]any{"name": fmt.Sprintf("operator%d", i), "role": "operator"}, &tok); err != nil {
+			t.Fatal(err)
+		}
+		op := h.client(tok.Token)
+		for _, wf := range []string{"prepare", "publish"} {
+			var acc api.ExecutionAccepted
+			if err := op.Do(bg(), http.MethodPost, "/workflows/"+wf+"/execute", map[string]any{}, &acc); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
