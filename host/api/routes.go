@@ -12,6 +12,7 @@ func (s *Server) allRoutes() []Route {
 	rs = append(rs, s.auditRoutes()...)
 	rs = append(rs, s.workflowRoutes()...)
 	rs = append(rs, s.pluginRoutes()...)
+	rs = append(rs, s.discoveryRoutes()...)
 	rs = append(rs, s.scalingRoutes()...)
 	rs = append(rs, s.intelligenceRoutes()...)
 	rs = append(rs, s.healthRoutes()...)

@@ -24,6 +24,8 @@ type Services struct {
 	Workflows *workflow.Engine
 	// Plugins is the plugin host.
 	Plugins *pluginhost.Manager
+	// Discovery is the discovery engine and the node registry.
+	Discovery *DiscoveryServices
 	// Intelligence is the learning engine (insights, suggestions, forecasts).
 	Intelligence *intelligence.Engine
 	// Healing is the self-healing engine and the service supervisor.
