@@ -3,7 +3,11 @@
 # Each check runs every `interval` (default 30s). After
 # `failures_before_unhealthy` failures in a row (default 3) the check is
 # unhealthy and its heal blocks are tried in order: the first strategy,
-# then the next if the check is still failing, and so on.
+# then the next if the check is still failing at its next run, and so on.
+# `successes_before_healthy` passes in a row (default 1) end the incident.
+# Healing stops after 5 attempts that did not help within 10 minutes (or
+# when every strategy was tried), raises an alert and tries again 30
+# minutes later. History: GET /api/v1/automation/health/incidents.
 
 check "store" {
   type     = "store" # the embedded database answers reads and writes
@@ -52,9 +56,12 @@ check "plugins" {
 # Supervise your own processes and restart them when they fail:
 #
 # service "app" {
-#   command = ["./bin/app", "--port", "8090"]
-#   port    = 8090
-#   restart = "always"
+#   command      = ["./bin/app", "--port", "8090"]
+#   port         = 8090
+#   restart      = "always" # restarted at once when it exits
+#   max_restarts = 5        # within window; then failed, alerted,
+#   window       = "10m"    # and tried again after retry_after
+#   retry_after  = "30m"
 # }
 #
 # check "app" {
@@ -69,4 +76,12 @@ check "plugins" {
 #   heal "restart" {
 #     service = "app"
 #   }
+# }
+#
+# Alerts go to the log unless alert blocks say otherwise:
+#
+# alert "ops" {
+#   kind   = "webhook" # log | webhook | email
+#   url    = "https://hooks.example.com/heady"
+#   remind = "1h"      # repeat while unresolved
 # }
