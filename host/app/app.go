@@ -24,6 +24,7 @@ import (
 	"github.com/heady-dev/heady/host/auth"
 	"github.com/heady-dev/heady/host/config"
 	"github.com/heady-dev/heady/host/maintenance"
+	"github.com/heady-dev/heady/host/metrics"
 	"github.com/heady-dev/heady/host/pluginhost"
 	"github.com/heady-dev/heady/host/store"
 	"github.com/heady-dev/heady/host/workflow"
@@ -72,6 +73,7 @@ type Host struct {
 	plugins    *pluginhost.Manager
 	engine     *workflow.Engine
 	maint      maintainer
+	metrics    *metrics.Store
 	subsystems []Subsystem
 	apiSvc     *api.Services
 	maintMu    sync.RWMutex
@@ -134,6 +136,10 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 		return nil, err
 	}
 	h.audit, err = audit.Open(ctx, st, audit.Options{Logger: h.log})
+	if err != nil {
+		return fail(err)
+	}
+	h.metrics, err = metrics.Open(ctx, st, metrics.Options{Retention: hc.MetricsRetention})
 	if err != nil {
 		return fail(err)
 	}

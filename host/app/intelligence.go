@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/heady-dev/heady/host/config"
 	"github.com/heady-dev/heady/host/events"
 	"github.com/heady-dev/heady/host/intelligence"
+	"github.com/heady-dev/heady/host/metrics"
 	"github.com/heady-dev/heady/host/workflow"
 )
 
@@ -31,7 +33,6 @@ func init() {
 type intelSubsystem struct {
 	h       *Host
 	eng     *intelligence.Engine
-	samples *intelligence.MemorySeries
 
 	mu       sync.Mutex
 	interval time.Duration
@@ -93,13 +94,12 @@ func (s *intelSubsystem) Name() string { return "intelligence" }
 func (s *intelSubsystem) Start(ctx context.Context, pol *config.Policy) (string, error) {
 	h := s.h
 	set := readIntelSettings(pol)
-	s.samples = intelligence.NewMemorySeries(8 * 24 * time.Hour)
 	s.eng = intelligence.New(intelligence.Options{
 		Store:        h.store,
 		Audit:        h.audit,
 		Executions:   h.engine,
-		Metrics:      s.samples,
-		MetricSeries: []string{"cpu", "memory"},
+		Metrics:      metricSeries{h.metrics},
+		MetricSeries: []string{"host.cpu", "host.memory", "api.requests_per_min"},
 		PoliciesDir:  h.opts.PoliciesDir,
 		LoadOptions: func() config.LoadOptions {
 			vars, _ := parseVars(h.opts.Vars)
@@ -121,7 +121,7 @@ func (s *intelSubsystem) Start(ctx context.Context, pol *config.Policy) (string,
 	h.registerMaintenance("intelligence.forecast_peak", func(ctx context.Context, args map[string]any) (map[string]any, error) {
 		series, _ := args["series"].(string)
 		if series == "" {
-			series = "cpu"
+			series = "host.cpu"
 		}
 		look := time.Hour
 		if v, ok := args["lookahead"].(string); ok && v != "" {
@@ -142,9 +142,8 @@ func (s *intelSubsystem) Start(ctx context.Context, pol *config.Policy) (string,
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.loop(lctx)
-	go s.sample(lctx)
 	return fmt.Sprintf("Intelligence: learning every %s", set.interval), nil
 }
 
@@ -203,22 +202,25 @@ func (s *intelSubsystem) loop(ctx context.Context) {
 	}
 }
 
-// sample records host CPU and memory every 15 seconds for forecasting and
-// anomaly detection.
-func (s *intelSubsystem) sample(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(15 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			cpu, mem := s.h.sampler.current()
-			s.samples.Add("cpu", now.UTC(), cpu)
-			s.samples.Add("memory", now.UTC(), mem)
+// metricSeries reads the host's stored metrics for forecasting and anomaly
+// detection.
+type metricSeries struct{ m *metrics.Store }
+
+func (ms metricSeries) Range(ctx context.Context, series string, from, to time.Time, step time.Duration) ([]intelligence.Point, error) {
+	pts, err := ms.m.Range(ctx, series, from, to, step)
+	if errors.Is(err, metrics.ErrUnknownSeries) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]intelligence.Point, 0, len(pts))
+	for _, p := range pts {
+		if p.Count > 0 {
+			out = append(out, intelligence.Point{Time: p.Time, Value: p.Value})
 		}
 	}
+	return out, nil
 }
 
 // onBurst turns a burst of failures into an insight's security event: an

@@ -50,10 +50,7 @@ func (s *scalingSubsystem) Name() string { return "scaling" }
 
 func (s *scalingSubsystem) Start(ctx context.Context, pol *config.Policy) (string, error) {
 	h := s.h
-	ms, err := metrics.Open(ctx, h.store, metrics.Options{Retention: pol.Host.MetricsRetention})
-	if err != nil {
-		return "", err
-	}
+	ms := h.metrics
 	s.ms = ms
 	s.prom = metrics.NewRegistry()
 	s.registerProm()
@@ -65,7 +62,8 @@ func (s *scalingSubsystem) Start(ctx context.Context, pol *config.Policy) (strin
 	s.samples = make(chan []metrics.Sample, 256)
 	h.store.OnCommit(s.onCommit)
 
-	s.eng = scaling.New(scaling.Options{Store: h.store, Metrics: ms, Backend: pluginBackend{s}, Notify: s.notify, Logger: h.log})
+	s.eng = scaling.New(scaling.Options{Store: h.store, Metrics: ms, Backend: pluginBackend{s}, Notify: s.notify, Logger: h.log,
+		Forecast: h.forecastPeak})
 	s.eng.SetPolicies(s.compile(pol))
 	if err := s.eng.Start(ctx); err != nil {
 		return "", err
@@ -499,3 +497,18 @@ var (
 	_ api.ScalingService = (*scalingSubsystem)(nil)
 	_ scaling.Backend    = pluginBackend{}
 )
+
+// forecastPeak asks the intelligence engine for the forecast peak of a
+// series (predictive scaling); ok is false while it cannot forecast.
+func (h *Host) forecastPeak(ctx context.Context, series string, lookahead time.Duration) (float64, bool, error) {
+	fn, ok := h.maintOp("intelligence.forecast_peak")
+	if !ok {
+		return 0, false, nil
+	}
+	out, err := fn(ctx, map[string]any{"series": series, "lookahead": lookahead.String()})
+	if err != nil {
+		return 0, false, nil
+	}
+	v, ok := out["value"].(float64)
+	return v, ok, nil
+}

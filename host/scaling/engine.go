@@ -108,8 +108,12 @@ type Options struct {
 	WorkflowInterval time.Duration
 	// HistoryRetention is the TTL of decision records (30 days when zero).
 	HistoryRetention time.Duration
-	Logger           *slog.Logger
-	Now              func() time.Time
+	// Forecast, when set, serves policies with predictive = true: the
+	// highest value series is expected to reach within lookahead (ok false
+	// when there is not enough history to say).
+	Forecast func(ctx context.Context, series string, lookahead time.Duration) (peak float64, ok bool, err error)
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Engine evaluates scaling policies.
@@ -335,6 +339,40 @@ func (e *Engine) readMetrics(ctx context.Context, p *config.Scaling) (map[string
 	return vals, missing, nil
 }
 
+// predictive decides again with each metric raised to its forecast peak
+// within the next evaluation interval. Only a scale-up is taken from it:
+// a forecast alone never scales in.
+func (e *Engine) predictive(ctx context.Context, p *config.Scaling, now time.Time, cur int, vals map[string]float64, missing []string, st State) (Outcome, bool) {
+	if e.opts.Forecast == nil || p.Mode == "target" {
+		return Outcome{}, false
+	}
+	known := func(s string) bool { _, ok := e.opts.Metrics.Latest(s); return ok }
+	ahead := map[string]float64{}
+	var why []string
+	for k, v := range vals {
+		ahead[k] = v
+	}
+	for _, m := range p.Metrics {
+		peak, ok, err := e.opts.Forecast(ctx, SeriesFor(p.Name, m.Name, known), p.EvaluationInterval)
+		if err != nil || !ok || peak <= ahead[m.Name] {
+			continue
+		}
+		ahead[m.Name] = round2(peak)
+		if m.ScaleUp > 0 && peak > m.ScaleUp {
+			why = append(why, fmt.Sprintf("%s forecast %.1f > %g within %s", m.Name, peak, m.ScaleUp, p.EvaluationInterval))
+		}
+	}
+	if len(why) == 0 {
+		return Outcome{}, false
+	}
+	out := Decide(p, Input{Now: now, Current: cur, Values: ahead, Missing: missing, State: st})
+	if out.Action != ActionScaleUp {
+		return Outcome{}, false
+	}
+	out.Reason = "predictive: " + strings.Join(why, ", ")
+	return out, true
+}
+
 func round2(v float64) float64 {
 	if v < 0 {
 		return -round2(-v)
@@ -388,6 +426,11 @@ func (e *Engine) Evaluate(ctx context.Context, name, trigger string) (Decision, 
 		st.Desired = cur // adopt the backend's count
 	}
 	out := Decide(p, Input{Now: now, Current: cur, Values: vals, Missing: missing, State: st})
+	if out.Action != ActionScaleUp && p.Predictive {
+		if pout, ok := e.predictive(ctx, p, now, cur, vals, missing, st); ok {
+			out = pout
+		}
+	}
 	st = out.State
 	d.From, d.To, d.Recommendation, d.Action, d.Reason, d.Current = cur, out.To, out.Recommendation, out.Action, out.Reason, cur
 	if out.Action == ActionHold || out.Action == ActionError {
