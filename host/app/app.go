@@ -168,7 +168,9 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 		Dirs: hc.PluginDirs, Logger: h.log, Store: st, Services: hostServices{h}, Recorder: pluginRecorder{h},
 		EvalContext: func() *hcl.EvalContext { return h.policy.Load().EvalContext(nil) },
 	})
-	if diags := h.plugins.Apply(ctx, pol.Plugins); diags.HasErrors() {
+	diags = h.plugins.Apply(ctx, pol.Plugins)
+	diags = append(diags, h.plugins.ValidateUses(pol)...)
+	if diags.HasErrors() {
 		cancel()
 		_ = h.plugins.Close(ctx)
 		h.closeStore()

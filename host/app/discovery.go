@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heady-dev/heady/host/api"
+	"github.com/heady-dev/heady/host/audit"
 	"github.com/heady-dev/heady/host/config"
 	"github.com/heady-dev/heady/host/discovery"
 	"github.com/heady-dev/heady/host/discovery/mdns"
@@ -77,7 +78,7 @@ func (d *discoverySubsystem) Start(ctx context.Context, pol *config.Policy) (str
 	if err != nil {
 		return "", err
 	}
-	d.eng, err = discovery.New(h.store, discovery.Options{Logger: h.log, Emit: h.emitHostEvent})
+	d.eng, err = discovery.New(h.store, discovery.Options{Logger: h.log, Emit: d.onServiceEvent})
 	if err != nil {
 		return "", err
 	}
@@ -131,6 +132,25 @@ func (d *discoverySubsystem) selfHeartbeat(ctx context.Context) {
 			_, _ = d.reg.Heartbeat(ctx, d.selfID, registry.Heartbeat{Metrics: map[string]float64{"cpu": cpu, "memory": mem}})
 		}
 	}
+}
+
+// onServiceEvent publishes a discovery event; a service that appeared or
+// went away is also recorded in the audit trail.
+func (d *discoverySubsystem) onServiceEvent(ctx context.Context, typ string, data map[string]any) {
+	d.h.emitHostEvent(ctx, typ, data)
+	if typ != "service.discovered" && typ != "service.lost" {
+		return
+	}
+	id, _ := data["id"].(string)
+	details := map[string]any{}
+	for _, k := range []string{"name", "kind", "url", "address", "port", "protocol"} {
+		if v, ok := data[k]; ok && v != "" && v != 0 {
+			details[k] = v
+		}
+	}
+	d.h.appendAudit(ctx, audit.Entry{Actor: "auto-discovery", ActorKind: audit.ActorSystem,
+		Action: "discovery." + strings.TrimPrefix(typ, "service."), ResourceType: "discovered_service", ResourceID: id,
+		Outcome: audit.OutcomeSuccess, Details: details})
 }
 
 func (d *discoverySubsystem) onNodeEvent(ctx context.Context, typ string, data map[string]any) {

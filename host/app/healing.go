@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -173,7 +172,7 @@ func (s *healingSubsystem) onServiceEvent(ctx context.Context, typ string, data 
 
 // decodeHeal decodes a heal block against its healer's declared options.
 func (s *healingSubsystem) decodeHeal(strategy string, body hcl.Body) (map[string]any, error) {
-	name := healerName(strategy)
+	name := pluginhost.HealerComponent(strategy)
 	info, ok := s.h.plugins.Component(name)
 	if !ok {
 		return nil, fmt.Errorf("healer %s is not installed", name)
@@ -188,20 +187,12 @@ func (s *healingSubsystem) decodeHeal(strategy string, body hcl.Body) (map[strin
 	return opts, nil
 }
 
-// healerName maps a policy's strategy to its component: built-in names
-// live in the heal plugin.
-func healerName(strategy string) string {
-	if strings.Contains(strategy, ".") {
-		return strategy
-	}
-	return "heal." + strategy
-}
 
 // pluginHealer runs strategies on healer plugins.
 type pluginHealer struct{ m *pluginhost.Manager }
 
 func (p pluginHealer) Heal(ctx context.Context, strategy string, inc sdk.Incident) (sdk.Outcome, error) {
-	return p.m.Heal(ctx, healerName(strategy), inc)
+	return p.m.Heal(ctx, pluginhost.HealerComponent(strategy), inc)
 }
 
 // registerOps adds the host-side operations healers request.

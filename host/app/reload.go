@@ -33,6 +33,7 @@ func (h *Host) Reload(ctx context.Context, actor, trigger string) api.ReloadResu
 	pol, diags := h.load()
 	if !diags.HasErrors() {
 		diags = append(diags, h.plugins.Validate(pol.Plugins)...)
+		diags = append(diags, h.plugins.ValidateUses(pol)...)
 	}
 	res.Diagnostics = append(res.Diagnostics, config.DiagnosticsJSON(diags)...)
 	switch {

@@ -112,7 +112,7 @@ func (s *scalingSubsystem) drainRemoved(ctx context.Context, old, cur *config.Po
 		keep[p.Name] = true
 	}
 	for _, p := range old.Scaling {
-		if keep[p.Name] || p.DryRun || scalerName(p.Backend) != "scale.process_pool" {
+		if keep[p.Name] || p.DryRun || pluginhost.ScalerComponent(p.Backend) != "scale.process_pool" {
 			continue
 		}
 		cfg, err := s.decodeBackend(old, p)
@@ -170,7 +170,7 @@ func (s *scalingSubsystem) compile(pol *config.Policy) []scaling.Policy {
 }
 
 func (s *scalingSubsystem) decodeBackend(pol *config.Policy, p *config.Scaling) (map[string]any, error) {
-	name := scalerName(p.Backend)
+	name := pluginhost.ScalerComponent(p.Backend)
 	info, ok := s.h.plugins.Component(name)
 	if !ok {
 		return nil, fmt.Errorf("scaler %s is not installed", name)
@@ -217,14 +217,6 @@ func (s *scalingSubsystem) decodeBackend(pol *config.Policy, p *config.Scaling) 
 	return cfg, nil
 }
 
-// scalerName maps a policy's backend to its component: built-in names live
-// in the scale plugin.
-func scalerName(backend string) string {
-	if strings.Contains(backend, ".") {
-		return backend
-	}
-	return "scale." + backend
-}
 
 // pluginBackend reaches scaler plugins.
 type pluginBackend struct{ s *scalingSubsystem }
@@ -242,7 +234,7 @@ func (b pluginBackend) Current(ctx context.Context, p scaling.Policy) (int, erro
 	if err := b.check(p); err != nil {
 		return 0, err
 	}
-	n, _, err := b.s.h.plugins.ScaleCurrent(ctx, scalerName(p.Spec.Backend), sdk.Target{Name: p.Spec.Name, Config: p.Config})
+	n, _, err := b.s.h.plugins.ScaleCurrent(ctx, pluginhost.ScalerComponent(p.Spec.Backend), sdk.Target{Name: p.Spec.Name, Config: p.Config})
 	return n, err
 }
 
@@ -254,7 +246,7 @@ func (b pluginBackend) Scale(ctx context.Context, p scaling.Policy, desired int)
 	// default deadline.
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	r, err := b.s.h.plugins.Scale(ctx, scalerName(p.Spec.Backend), sdk.Target{Name: p.Spec.Name, Config: p.Config}, desired)
+	r, err := b.s.h.plugins.Scale(ctx, pluginhost.ScalerComponent(p.Spec.Backend), sdk.Target{Name: p.Spec.Name, Config: p.Config}, desired)
 	return scaling.Result{Current: r.Current, Message: r.Message}, err
 }
 

@@ -179,6 +179,26 @@ plugin "http" {
 			t.Fatalf("no FILE:LINE:COL naming the attribute:\n%s", out)
 		}
 	})
+	t.Run("heal block typo", func(t *testing.T) {
+		dir := copyPolicies(t, filepath.Join(repoRoot(), "policies"))
+		writePolicy(t, dir, "zz-heal.hcl", `
+check "port" {
+  type    = "tcp"
+  address = "127.0.0.1:9"
+  heal "restart" {
+    servise = "api"
+  }
+}
+`)
+		out, err := exec.Command(filepath.Join(binDir, "heady"), "validate", "--plugins", filepath.Join(binDir, "plugins"), dir).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("validate: %v\n%s", err, out)
+		}
+		if !regexp.MustCompile(`zz-heal\.hcl:6:5: error: .*\n.*"servise"`).Match(out) {
+			t.Fatalf("no FILE:LINE:COL naming the heal option:\n%s", out)
+		}
+	})
 	t.Run("reload", func(t *testing.T) {
 		pol := copyPolicies(t, filepath.Join(repoRoot(), "policies"))
 		h := startHost(t, hostOpts{policies: pol})

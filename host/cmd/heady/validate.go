@@ -54,5 +54,5 @@ func validateCmd() *cobra.Command {
 func validatePlugins(p *config.Policy, dirs []string) hcl.Diagnostics {
 	m := pluginhost.New(pluginhost.Options{Dirs: dirs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		EvalContext: func() *hcl.EvalContext { return p.EvalContext(nil) }})
-	return m.Validate(p.Plugins)
+	return append(m.Validate(p.Plugins), m.ValidateUses(p)...)
 }
