@@ -149,3 +149,45 @@ func CheckPolicies(t testing.TB, dir string, m sdk.Manifest) {
 		walk(t, f, hf.Body.(*hclsyntax.Body), m.Name, comps)
 	}
 }
+
+// CheckUses checks the blocks of src where a policy configures one of m's
+// components in use: every `inner "LABEL"` block inside an `outer` block
+// (heal blocks in checks, backend blocks in scaling) whose label names a
+// component of m must set only that component's declared inputs and all of
+// its required ones. It returns how many such blocks it saw.
+func CheckUses(t testing.TB, name string, src []byte, m sdk.Manifest, outer, inner string) int {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Errorf("%s does not parse: %s", name, diags.Error())
+		return 0
+	}
+	n := 0
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != outer {
+			continue
+		}
+		for _, ib := range b.Body.Blocks {
+			if ib.Type != inner || len(ib.Labels) != 1 {
+				continue
+			}
+			comp := strings.TrimPrefix(ib.Labels[0], m.Name+".")
+			c, ok := m.Component(comp)
+			if !ok {
+				continue
+			}
+			n++
+			for an, a := range ib.Body.Attributes {
+				if _, ok := c.Inputs.Attribute(an); !ok {
+					t.Errorf("%s:%d: %s %q has no option %q", name, a.SrcRange.Start.Line, inner, comp, an)
+				}
+			}
+			for _, a := range c.Inputs.Attributes {
+				if _, set := ib.Body.Attributes[a.Name]; a.Required && !set {
+					t.Errorf("%s:%d: %s %q needs %q", name, ib.TypeRange.Start.Line, inner, comp, a.Name)
+				}
+			}
+		}
+	}
+	return n
+}
