@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 
 	"github.com/heady-dev/heady/host/config"
@@ -48,6 +49,9 @@ func (w *webSubsystem) Start(_ context.Context, pol *config.Policy) (string, err
 	listen := w.h.opts.Listen
 	if listen == "" && pol != nil {
 		listen = pol.Host.Listen
+	}
+	if host, port, err := net.SplitHostPort(listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		listen = net.JoinHostPort("localhost", port)
 	}
 	return fmt.Sprintf("Dashboard served at http://%s/ (assets %s)", listen, dash.Version()), nil
 }
