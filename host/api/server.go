@@ -8,6 +8,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"time"
@@ -131,8 +132,25 @@ func (s *Server) Routes() []Route { return s.routes }
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for in-flight requests.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// shutdownGrace bounds how long Shutdown waits for open connections.
+const shutdownGrace = 5 * time.Second
+
+// Shutdown stops accepting connections and waits for in-flight requests,
+// at most shutdownGrace (or until ctx ends). The server counts a connection
+// that was accepted but has not sent a request yet as active until its
+// read timeout, so one silent client would otherwise hold the whole host's
+// shutdown for request_timeout; what is still open after the grace is cut
+// when the process exits.
+func (s *Server) Shutdown(ctx context.Context) error {
+	gctx, cancel := context.WithTimeout(ctx, shutdownGrace)
+	defer cancel()
+	err := s.app.ShutdownWithContext(gctx)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("api: connections still open after the shutdown grace; leaving them to the exit", "grace", shutdownGrace)
+		return nil
+	}
+	return err
+}
 
 func (s *Server) add(r Route) {
 	if r.Status == 0 {

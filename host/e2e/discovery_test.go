@@ -389,43 +389,21 @@ func svcKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// everythingServer locates @modelcontextprotocol/server-everything.
+// everythingServer locates @modelcontextprotocol/server-everything or
+// skips the test.
 func everythingServer(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not installed")
+	script, why := mcpEverything()
+	if script == "" {
+		t.Skip(why)
 	}
-	candidates := []string{os.Getenv("HEADY_MCP_EVERYTHING"),
-		filepath.Join(repoRoot(), "host", "e2e", "testdata", "mcp", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if _, err := os.Stat(c); err == nil {
-			return c
-		}
-	}
-	t.Skip("@modelcontextprotocol/server-everything not installed: npm install --prefix host/e2e/testdata/mcp @modelcontextprotocol/server-everything (or set HEADY_MCP_EVERYTHING to its dist/index.js)")
-	return ""
+	return script
 }
 
 func startEverything(t *testing.T, script, mode string) int {
 	t.Helper()
 	port := portOf(freePort(t))
-	cmd := exec.Command("node", script, mode)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	eventually(t, 20*time.Second, "server-everything "+mode+" listening", func() bool {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	startEverythingOn(t, script, mode, port)
 	return port
 }
 

@@ -271,3 +271,42 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 }
 
 func bg() context.Context { return context.Background() }
+
+// mcpEverything locates @modelcontextprotocol/server-everything; when it
+// or node is missing it returns "" and why.
+func mcpEverything() (script, why string) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", "node not installed"
+	}
+	candidates := []string{os.Getenv("HEADY_MCP_EVERYTHING"),
+		filepath.Join(repoRoot(), "host", "e2e", "testdata", "mcp", "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if _, err := os.Stat(c); err == nil {
+			return c, ""
+		}
+	}
+	return "", "@modelcontextprotocol/server-everything not installed: npm install --prefix host/e2e/testdata/mcp @modelcontextprotocol/server-everything (or set HEADY_MCP_EVERYTHING to its dist/index.js)"
+}
+
+// startEverythingOn runs server-everything in mode (streamableHttp, sse)
+// on a loopback port and waits until it listens.
+func startEverythingOn(t *testing.T, script, mode string, port int) {
+	t.Helper()
+	cmd := exec.Command("node", script, mode)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	eventually(t, 20*time.Second, "server-everything "+mode+" listening", func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}

@@ -345,7 +345,9 @@ func countResolved(insts []Instance) int {
 func (b *Browser) enumerated() []string {
 	var out []string
 	for _, e := range b.Cache.lookup(ServicesOfType, dns.TypePTR) {
-		out = append(out, e.rr.(*dns.PTR).Ptr)
+		if p, ok := e.rr.(*dns.PTR); ok && p.Ptr != "" && p.Ptr != "." {
+			out = append(out, p.Ptr)
+		}
 	}
 	return out
 }
@@ -361,30 +363,48 @@ func (b *Browser) assemble(types []string) ([]Instance, []dns.Question) {
 	now := b.Cache.now()
 	for _, t := range types {
 		for _, pe := range b.Cache.lookup(t, dns.TypePTR) {
-			name := pe.rr.(*dns.PTR).Ptr
+			// A record without rdata unpacks as a bare header or an
+			// empty target: there is no instance to resolve.
+			p, ok := pe.rr.(*dns.PTR)
+			if !ok || p.Ptr == "" || p.Ptr == "." {
+				continue
+			}
+			name := p.Ptr
 			label, rest := splitInstance(name)
 			inst := Instance{Name: name, Instance: label, TTL: pe.expires.Sub(now).Round(time.Second)}
 			inst.Type, inst.Domain = splitType(rest)
 			srv := b.Cache.lookup(name, dns.TypeSRV)
-			if len(srv) == 0 {
+			s, ok := (*dns.SRV)(nil), false
+			if len(srv) > 0 {
+				s, ok = srv[0].rr.(*dns.SRV)
+			}
+			if !ok {
 				ask(name, dns.TypeSRV)
 			} else {
-				s := srv[0].rr.(*dns.SRV)
 				inst.Host, inst.Port = s.Target, int(s.Port)
 				for _, a := range b.Cache.lookup(s.Target, dns.TypeA) {
-					inst.IPv4 = append(inst.IPv4, a.rr.(*dns.A).A.String())
+					if a, ok := a.rr.(*dns.A); ok && a.A != nil {
+						inst.IPv4 = append(inst.IPv4, a.A.String())
+					}
 				}
 				for _, a := range b.Cache.lookup(s.Target, dns.TypeAAAA) {
-					inst.IPv6 = append(inst.IPv6, a.rr.(*dns.AAAA).AAAA.String())
+					if a, ok := a.rr.(*dns.AAAA); ok && a.AAAA != nil {
+						inst.IPv6 = append(inst.IPv6, a.AAAA.String())
+					}
 				}
 				if len(inst.IPv4)+len(inst.IPv6) == 0 {
 					ask(s.Target, dns.TypeA)
 				}
 			}
-			if txt := b.Cache.lookup(name, dns.TypeTXT); len(txt) == 0 {
+			txt := b.Cache.lookup(name, dns.TypeTXT)
+			tx, ok := (*dns.TXT)(nil), false
+			if len(txt) > 0 {
+				tx, ok = txt[0].rr.(*dns.TXT)
+			}
+			if !ok {
 				ask(name, dns.TypeTXT)
 			} else {
-				inst.TXT = parseTXT(txt[0].rr.(*dns.TXT).Txt)
+				inst.TXT = parseTXT(tx.Txt)
 			}
 			out = append(out, inst)
 		}
