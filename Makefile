@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/heady-dev/heady/host/app.Version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build heady plugins demoapp screenshots run test test-short vet proto check-proto bench fuzz clean
+.PHONY: all build heady plugins demoapp screenshots chaos run test test-short vet proto check-proto bench fuzz clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench: build
 
 fuzz:
 	bash scripts/fuzz.sh 5m
+
+# Kill -9 the host, plugins and services at random under load for DURATION
+# (default 10m), then check that nothing accepted was lost.
+chaos: build
+	HEADY_BIN=$(BIN) bash scripts/chaos.sh $(or $(DURATION),10m)
 
 # PNGs of every dashboard page at laptop and phone sizes, in screenshots/.
 screenshots: build
