@@ -10,3 +10,6 @@ import "syscall"
 func procAttr(syscall.Signal) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// exitNotify is not available here: the supervisor polls instead.
+func exitNotify(int) <-chan struct{} { return nil }
