@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -66,6 +67,9 @@ type Options struct {
 	AnonymousReads string
 	// Version is the build version reported by the API.
 	Version string
+	// Cluster, set in cluster mode, adds the /cluster routes and forwards
+	// requests that only the leader can answer (see cluster.go).
+	Cluster ClusterService
 }
 
 // Server is the API server.
@@ -78,6 +82,9 @@ type Server struct {
 	// gateOpen allows anonymous reads, gateStrict does not; the auth
 	// policy picks one per request.
 	gateOpen, gateStrict *auth.Gate
+	// closing ends long polls when Shutdown starts (cluster lease claims).
+	closing     chan struct{}
+	closingOnce sync.Once
 }
 
 // New builds the API server over the host's services.
@@ -94,7 +101,7 @@ func New(svc *Services, opts Options) *Server {
 	if opts.AnonymousReads == "" {
 		opts.AnonymousReads = "loopback"
 	}
-	s := &Server{opts: opts, svc: svc, log: opts.Logger}
+	s := &Server{opts: opts, svc: svc, log: opts.Logger, closing: make(chan struct{})}
 	if svc.Auth != nil {
 		s.gateOpen = auth.NewGate(svc.Auth, svc.Limiter, auth.AnonAlways, false)
 		s.gateStrict = auth.NewGate(svc.Auth, svc.Limiter, auth.AnonNever, false)
@@ -111,8 +118,17 @@ func New(svc *Services, opts Options) *Server {
 		ReadBufferSize:        16 << 10,
 	})
 	s.app.Use(s.recoverer, s.requestID)
+	if opts.Cluster != nil {
+		s.app.Use(s.forward)
+	}
 	for _, r := range s.allRoutes() {
 		s.add(r)
+	}
+	if opts.Cluster != nil {
+		s.addLeaseRoutes()
+		for _, r := range s.clusterRoutes() {
+			s.add(r)
+		}
 	}
 	if svc.Mount != nil {
 		svc.Mount(s.app)
@@ -142,6 +158,7 @@ const shutdownGrace = 5 * time.Second
 // shutdown for request_timeout; what is still open after the grace is cut
 // when the process exits.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closingOnce.Do(func() { close(s.closing) })
 	gctx, cancel := context.WithTimeout(ctx, shutdownGrace)
 	defer cancel()
 	err := s.app.ShutdownWithContext(gctx)

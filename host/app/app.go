@@ -50,6 +50,14 @@ type Options struct {
 	BootstrapToken string
 	// WatchDebounce for policy file changes (default 300ms).
 	WatchDebounce time.Duration
+	// Cluster mode (flags override the policy's cluster block): Server
+	// enables it; Join lists other servers' cluster addresses; ClusterBind
+	// is this server's cluster address; ClusterKey is HEADY_CLUSTER_KEY.
+	Server      bool
+	Join        []string
+	ClusterBind string
+	ClusterKey  string
+	Bootstrap   bool
 }
 
 // Host is a running daemon.
@@ -81,6 +89,12 @@ type Host struct {
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
+
+	// cluster is nil in single-server mode (see cluster.go).
+	cluster *clusterState
+	// engineMu guards engine and audit, which a cluster server replaces
+	// when it becomes leader again (eng, auditLog).
+	engineMu sync.RWMutex
 }
 
 // maintainer performs host-side maintenance operations for plugins.
@@ -135,6 +149,9 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 		h.closeStore()
 		return nil, err
 	}
+	if err := h.startCluster(ctx, pol, hc); err != nil {
+		return fail(err)
+	}
 	h.audit, err = audit.Open(ctx, st, audit.Options{Logger: h.log})
 	if err != nil {
 		return fail(err)
@@ -179,42 +196,46 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	bins, _ := h.plugins.Discover(ctx)
 	h.linef("✅ Plugin host ready: %d plugins in %s", len(bins), strings.Join(hc.PluginDirs, ", "))
 
-	h.engine = workflow.New(st, workflow.Options{
-		Actions: pluginActions{h.plugins}, Auditor: engineAuditor{h}, Logger: h.log,
-		Workers: hc.Workers, EventQueue: hc.EventQueue, Vars: pol.Vars(),
-		HistoryMaxAge: hc.HistoryMaxAge, HistoryMaxCount: hc.HistoryMaxCount,
-	})
-	h.registerBuiltins()
+	h.engine = h.newEngine(hc, pol)
 	h.maint = &maintenance.Handler{Store: st, DataDir: hc.DataDir, Logger: h.log,
-		ExpireTokens: h.auth.ExpireOld, PruneHistory: h.engine.Prune,
+		ExpireTokens: h.auth.ExpireOld,
+		PruneHistory: func(ctx context.Context, maxAge time.Duration, maxCount int) (int, error) {
+			return h.eng().Prune(ctx, maxAge, maxCount)
+		},
 		HistoryMaxAge: hc.HistoryMaxAge, HistoryMaxCount: hc.HistoryMaxCount}
-	if err := h.engine.SetPolicy(pol); err != nil {
-		h.log.Warn("some workflows were not loaded", "err", err)
-	}
-	if err := h.engine.Start(ctx); err != nil {
-		cancel()
-		_ = h.plugins.Close(ctx)
-		h.closeStore()
-		return nil, err
-	}
-	wst := h.engine.Stats()
-	h.linef("✅ Auto-execution started for %d workflows (%d triggers)", wst.ActiveWorkflows, wst.Triggers)
-
 	h.apiSvc = &api.Services{Auth: h.auth, Limiter: h.lim, Audit: h.audit, Host: h, Workflows: h.engine, Plugins: h.plugins}
-	if err := h.startSubsystems(ctx, pol); err != nil {
-		cancel()
-		_ = h.engine.Stop(ctx)
-		_ = h.plugins.Close(ctx)
-		h.closeStore()
-		return nil, err
+	if h.cluster != nil {
+		// The workflow engine, the subsystems and the audit sequencer are
+		// the leader's duties: they start when this server leads.
+		h.prepareFollower()
+	} else {
+		if err := h.engine.Start(ctx); err != nil {
+			cancel()
+			_ = h.plugins.Close(ctx)
+			h.closeStore()
+			return nil, err
+		}
+		wst := h.engine.Stats()
+		h.linef("✅ Auto-execution started for %d workflows (%d triggers)", wst.ActiveWorkflows, wst.Triggers)
+
+		if err := h.startSubsystems(ctx, pol); err != nil {
+			cancel()
+			_ = h.engine.Stop(ctx)
+			_ = h.plugins.Close(ctx)
+			h.closeStore()
+			return nil, err
+		}
 	}
-	h.wg.Add(2)
+	h.wg.Add(1)
 	go func() { defer h.wg.Done(); h.sampler.run(runCtx, 2*time.Second) }()
-	go func() { defer h.wg.Done(); h.audit.RunRetention(runCtx, hc.AuditRetention, time.Hour) }()
+	if h.cluster == nil {
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); h.audit.RunRetention(runCtx, hc.AuditRetention, time.Hour) }()
+	}
 
 	h.api = api.New(h.apiSvc, api.Options{
 		Logger: h.log, BodyLimit: hc.BodyLimit, RequestTimeout: hc.RequestTimeout,
-		AnonymousReads: a.AnonymousReads, Version: Version,
+		AnonymousReads: a.AnonymousReads, Version: Version, Cluster: h.clusterAPI(),
 	})
 	ln, err := net.Listen("tcp", hc.Listen)
 	if err != nil {
@@ -226,6 +247,7 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 		return fail(fmt.Errorf("api: listen on %s: %w", hc.Listen, err))
 	}
 	h.ln = ln
+	h.runCluster(runCtx, hc)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -264,16 +286,18 @@ func (h *Host) Shutdown(ctx context.Context) error {
 	}
 	h.cancel()
 	h.wg.Wait()
+	h.stopLeaderDuties(ctx)
 	errs = append(errs, h.stopSubsystems(ctx)...)
-	if err := h.engine.Stop(ctx); err != nil {
+	if err := h.eng().Stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("workflow: stop: %w", err))
 	}
 	if err := h.plugins.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("plugins: close: %w", err))
 	}
-	if err := h.audit.Close(); err != nil {
+	if err := h.auditLog().Close(); err != nil {
 		errs = append(errs, fmt.Errorf("audit: close: %w", err))
 	}
+	h.stopCluster()
 	if err := h.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: close: %w", err))
 	}
@@ -281,6 +305,7 @@ func (h *Host) Shutdown(ctx context.Context) error {
 }
 
 func (h *Host) closeStore() {
+	h.stopCluster()
 	if h.store != nil {
 		_ = h.store.Close()
 	}
@@ -323,12 +348,13 @@ func (h *Host) auditSummary(ctx context.Context) string {
 
 // systemAudit records an automated action.
 func (h *Host) systemAudit(ctx context.Context, action, rtype, rid, outcome string, details map[string]any) {
-	if h.audit == nil {
+	lg := h.auditLog()
+	if lg == nil || !h.auditsHere() {
 		return
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := h.audit.Append(actx, audit.Entry{
+	if _, err := lg.Append(actx, audit.Entry{
 		Actor: "heady", ActorKind: "system", Action: action, ResourceType: rtype, ResourceID: rid,
 		Outcome: outcome, Details: details,
 	}); err != nil && h.log != nil {

@@ -66,8 +66,8 @@ func (p pluginRecorder) Record(ctx context.Context, e pluginhost.LifecycleEvent)
 	p.h.appendAudit(ctx, audit.Entry{Actor: "plugin-host", ActorKind: "system", Action: "plugin." + string(e.Kind),
 		ResourceType: "plugin", ResourceID: e.Plugin, Outcome: outcome, Security: e.Security,
 		Details: map[string]any{"pid": e.PID, "restarts": e.Restarts, "error": e.Error, "version": e.Version, "sha256": e.SHA256, "path": e.Path}})
-	if h := p.h; h.engine != nil && (e.Kind == pluginhost.EventCrashed || e.Kind == pluginhost.EventRefused || e.Kind == pluginhost.EventFailed) {
-		_, _ = h.engine.Emit(ctx, events.Event{Type: "plugin." + string(e.Kind), Data: map[string]any{"plugin": e.Plugin, "error": e.Error}})
+	if h := p.h; h.eng() != nil && (e.Kind == pluginhost.EventCrashed || e.Kind == pluginhost.EventRefused || e.Kind == pluginhost.EventFailed) {
+		_, _ = h.eng().Emit(ctx, events.Event{Type: "plugin." + string(e.Kind), Data: map[string]any{"plugin": e.Plugin, "error": e.Error}})
 	}
 }
 
@@ -75,12 +75,12 @@ func (p pluginRecorder) Record(ctx context.Context, e pluginhost.LifecycleEvent)
 type hostServices struct{ h *Host }
 
 func (s hostServices) EmitEvent(ctx context.Context, plugin, eventType string, data map[string]any) error {
-	_, err := s.h.engine.AcceptEvent(ctx, events.Event{Type: eventType, Data: data, Source: "plugin:" + plugin})
+	_, err := s.h.eng().AcceptEvent(ctx, events.Event{Type: eventType, Data: data, Source: "plugin:" + plugin})
 	return err
 }
 
 func (s hostServices) RunWorkflow(ctx context.Context, plugin, name string, input map[string]any) (string, error) {
-	return s.h.engine.Execute(ctx, name, input, "plugin:"+plugin)
+	return s.h.eng().Execute(ctx, name, input, "plugin:"+plugin)
 }
 
 func (s hostServices) Metrics(context.Context) (map[string]float64, error) {
@@ -110,8 +110,8 @@ func (s hostServices) Maintenance(ctx context.Context, plugin, op string, args m
 }
 
 // registerBuiltins adds the host's own in-process actions (heady.*).
-func (h *Host) registerBuiltins() {
-	h.engine.RegisterAction("heady.run_checks", func(ctx context.Context, _ workflow.ActionCall) (workflow.ActionResult, error) {
+func (h *Host) registerBuiltins(e *workflow.Engine) {
+	e.RegisterAction("heady.run_checks", func(ctx context.Context, _ workflow.ActionCall) (workflow.ActionResult, error) {
 		hl := h.Health(ctx)
 		unhealthy := []any{}
 		comps := []any{}
@@ -126,11 +126,11 @@ func (h *Host) registerBuiltins() {
 			"unhealthy": unhealthy, "components": comps, "total_checks": hl.Stats.TotalChecks,
 		}}, nil
 	})
-	h.engine.RegisterAction("heady.clear_caches", func(context.Context, workflow.ActionCall) (workflow.ActionResult, error) {
+	e.RegisterAction("heady.clear_caches", func(context.Context, workflow.ActionCall) (workflow.ActionResult, error) {
 		freed := h.clearCaches()
 		return workflow.ActionResult{Outputs: map[string]any{"heap_freed_bytes": freed}}, nil
 	})
-	h.engine.RegisterAction("heady.evaluate_scaling", func(context.Context, workflow.ActionCall) (workflow.ActionResult, error) {
+	e.RegisterAction("heady.evaluate_scaling", func(context.Context, workflow.ActionCall) (workflow.ActionResult, error) {
 		return workflow.ActionResult{Outputs: map[string]any{"policies": 0, "decisions": []any{}}}, nil
 	})
 }
@@ -148,22 +148,23 @@ func (h *Host) clearCaches() int64 {
 
 // appendAudit records an entry with a bounded, uncancelled context.
 func (h *Host) appendAudit(ctx context.Context, e audit.Entry) {
-	if h.audit == nil {
+	lg := h.auditLog()
+	if lg == nil || !h.auditsHere() {
 		return
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := h.audit.Append(actx, e); err != nil && h.log != nil {
+	if _, err := lg.Append(actx, e); err != nil && h.log != nil {
 		h.log.Error("audit append failed", "action", e.Action, "err", err)
 	}
 }
 
 // emitHostEvent publishes one of the host's own events.
 func (h *Host) emitHostEvent(ctx context.Context, typ string, data map[string]any) {
-	if h.engine == nil {
+	if h.eng() == nil {
 		return
 	}
-	if _, err := h.engine.Emit(ctx, events.Event{Type: typ, Data: data, Source: "host"}); err != nil {
+	if _, err := h.eng().Emit(ctx, events.Event{Type: typ, Data: data, Source: "host"}); err != nil {
 		h.log.Warn("host event not stored", "type", typ, "err", err)
 	}
 }

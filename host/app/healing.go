@@ -55,7 +55,7 @@ func (s *healingSubsystem) Start(ctx context.Context, pol *config.Policy) (strin
 		},
 	})
 	s.registerOps()
-	h.engine.RegisterAction("heady.run_checks", s.runChecksAction)
+	h.eng().RegisterAction("heady.run_checks", s.runChecksAction)
 	h.apiSvc.Healing = s
 
 	if err := s.sup.Apply(ctx, pol.Services); err != nil {
@@ -186,7 +186,6 @@ func (s *healingSubsystem) decodeHeal(strategy string, body hcl.Body) (map[strin
 	}
 	return opts, nil
 }
-
 
 // pluginHealer runs strategies on healer plugins.
 type pluginHealer struct{ m *pluginhost.Manager }

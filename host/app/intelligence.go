@@ -31,8 +31,8 @@ func init() {
 }
 
 type intelSubsystem struct {
-	h       *Host
-	eng     *intelligence.Engine
+	h   *Host
+	eng *intelligence.Engine
 
 	mu       sync.Mutex
 	interval time.Duration
@@ -96,8 +96,8 @@ func (s *intelSubsystem) Start(ctx context.Context, pol *config.Policy) (string,
 	set := readIntelSettings(pol)
 	s.eng = intelligence.New(intelligence.Options{
 		Store:        h.store,
-		Audit:        h.audit,
-		Executions:   h.engine,
+		Audit:        h.auditLog(),
+		Executions:   h.eng(),
 		Metrics:      metricSeries{h.metrics},
 		MetricSeries: []string{"host.cpu", "host.memory", "api.requests_per_min"},
 		PoliciesDir:  h.opts.PoliciesDir,
@@ -236,13 +236,13 @@ func (s *intelSubsystem) onBurst(ctx context.Context, b intelligence.Burst) {
 // registerActions adds the in-process actions generated workflows use.
 func (s *intelSubsystem) registerActions() {
 	h := s.h
-	h.engine.RegisterAction("heady.run_workflow", func(ctx context.Context, call workflow.ActionCall) (workflow.ActionResult, error) {
+	h.eng().RegisterAction("heady.run_workflow", func(ctx context.Context, call workflow.ActionCall) (workflow.ActionResult, error) {
 		name, _ := call.Inputs["workflow"].(string)
 		if name == "" {
 			return workflow.ActionResult{ErrorCode: "bad_input", ErrorMessage: "input workflow is required"}, nil
 		}
 		execCtx, _ := call.Inputs["context"].(map[string]any)
-		id, err := h.engine.Execute(ctx, name, execCtx, "workflow:"+call.Workflow)
+		id, err := h.eng().Execute(ctx, name, execCtx, "workflow:"+call.Workflow)
 		if err != nil {
 			return workflow.ActionResult{ErrorCode: "execute_failed", ErrorMessage: err.Error()}, nil
 		}
@@ -253,7 +253,7 @@ func (s *intelSubsystem) registerActions() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			x, err := h.engine.Get(ctx, id)
+			x, err := h.eng().Get(ctx, id)
 			if err == nil && x.Status != workflow.StatusPending && x.Status != workflow.StatusRunning {
 				out := map[string]any{"execution_id": id, "status": string(x.Status)}
 				if x.Status != workflow.StatusSucceeded {
@@ -272,13 +272,13 @@ func (s *intelSubsystem) registerActions() {
 			}
 		}
 	})
-	h.engine.RegisterAction("heady.emit_event", func(ctx context.Context, call workflow.ActionCall) (workflow.ActionResult, error) {
+	h.eng().RegisterAction("heady.emit_event", func(ctx context.Context, call workflow.ActionCall) (workflow.ActionResult, error) {
 		typ, _ := call.Inputs["type"].(string)
 		if typ == "" {
 			return workflow.ActionResult{ErrorCode: "bad_input", ErrorMessage: "input type is required"}, nil
 		}
 		data, _ := call.Inputs["data"].(map[string]any)
-		id, err := h.engine.Emit(ctx, events.Event{Type: typ, Data: data, Source: "workflow:" + call.Workflow})
+		id, err := h.eng().Emit(ctx, events.Event{Type: typ, Data: data, Source: "workflow:" + call.Workflow})
 		if err != nil {
 			return workflow.ActionResult{ErrorCode: "emit_failed", ErrorMessage: err.Error(), Retryable: true}, nil
 		}

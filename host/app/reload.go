@@ -86,7 +86,7 @@ func (h *Host) applyPolicy(ctx context.Context, p *config.Policy) error {
 	if diags := h.plugins.Apply(ctx, p.Plugins); diags.HasErrors() {
 		return fmt.Errorf("plugins: %s", diags.Error())
 	}
-	if err := h.engine.SetPolicy(p); err != nil {
+	if err := h.eng().SetPolicy(p); err != nil {
 		h.log.Warn("some workflows were not loaded", "err", err)
 	}
 	return h.reloadSubsystems(ctx, p)

@@ -74,7 +74,7 @@ func (s *scalingSubsystem) Start(ctx context.Context, pol *config.Policy) (strin
 	go func() { defer s.wg.Done(); s.col.Run(runCtx) }()
 	go func() { defer s.wg.Done(); s.recordSamples(runCtx) }()
 
-	h.engine.RegisterAction("heady.evaluate_scaling", func(ctx context.Context, _ workflow.ActionCall) (workflow.ActionResult, error) {
+	h.eng().RegisterAction("heady.evaluate_scaling", func(ctx context.Context, _ workflow.ActionCall) (workflow.ActionResult, error) {
 		ds := s.eng.EvaluateAll(ctx, "workflow")
 		out := make([]any, 0, len(ds))
 		for _, d := range ds {
@@ -216,7 +216,6 @@ func (s *scalingSubsystem) decodeBackend(pol *config.Policy, p *config.Scaling) 
 	}
 	return cfg, nil
 }
-
 
 // pluginBackend reaches scaler plugins.
 type pluginBackend struct{ s *scalingSubsystem }
@@ -400,15 +399,15 @@ func (s *scalingSubsystem) processes() []metrics.Process {
 func (s *scalingSubsystem) registerProm() {
 	h := s.h
 	s.prom.AddLabeledFunc("heady_workflow_executions_total", "Finished workflow executions by status.", "status", true, func() map[string]float64 {
-		st := h.engine.Stats()
+		st := h.eng().Stats()
 		return map[string]float64{"succeeded": float64(st.Succeeded), "failed": float64(st.Failed), "cancelled": float64(st.Cancelled)}
 	})
 	s.prom.AddLabeledFunc("heady_workflow_executions", "Executions running or queued now.", "state", false, func() map[string]float64 {
-		st := h.engine.Stats()
+		st := h.eng().Stats()
 		return map[string]float64{"running": float64(st.Running), "queued": float64(st.Queued)}
 	})
-	s.prom.AddFunc("heady_events_pending", "Accepted events waiting for dispatch.", false, func() float64 { return float64(h.engine.Stats().EventsPending) })
-	s.prom.AddFunc("heady_workflows_active", "Loaded, enabled workflows.", false, func() float64 { return float64(h.engine.Stats().ActiveWorkflows) })
+	s.prom.AddFunc("heady_events_pending", "Accepted events waiting for dispatch.", false, func() float64 { return float64(h.eng().Stats().EventsPending) })
+	s.prom.AddFunc("heady_workflows_active", "Loaded, enabled workflows.", false, func() float64 { return float64(h.eng().Stats().ActiveWorkflows) })
 	s.prom.AddLabeledFunc("heady_plugin_restarts_total", "Plugin process restarts after crashes.", "plugin", true, func() map[string]float64 {
 		out := map[string]float64{}
 		for _, p := range h.plugins.List() {
@@ -417,6 +416,7 @@ func (s *scalingSubsystem) registerProm() {
 		return out
 	})
 	s.prom.AddFunc("heady_uptime_seconds", "Seconds since the daemon started.", false, func() float64 { return time.Since(h.started).Seconds() })
+	h.registerClusterMetrics(s.prom)
 }
 
 // ContributeStatus fills the scaling section of GET /status.

@@ -11,7 +11,7 @@ import (
 // Status is the guide's status summary.
 func (h *Host) Status(ctx context.Context) api.Status {
 	var st api.Status
-	ws := h.engine.Stats()
+	ws := h.eng().Stats()
 	st.Workflows = api.WorkflowStatus{Active: ws.ActiveWorkflows, Triggers: ws.Triggers}
 	cpu, mem := h.sampler.current()
 	st.Scaling = api.ScalingStatus{CPU: round1(cpu), Memory: round1(mem), ActiveNodes: 1}
@@ -30,6 +30,9 @@ func (h *Host) Health(ctx context.Context) api.Health {
 	comps := []api.HealthComponent{h.storeProbe(ctx, now), {
 		Name: "api", Type: "api", Status: "healthy", Output: "listening on " + h.ln.Addr().String(), LastCheck: now, Since: h.started,
 	}}
+	if c, ok := h.clusterHealth(now); ok {
+		comps = append(comps, c)
+	}
 	out := api.Health{OverallStatus: "healthy", Components: comps}
 	for _, s := range h.subsystems {
 		if c, ok := s.(HealthContributor); ok {

@@ -32,8 +32,8 @@ func (w *webSubsystem) Start(_ context.Context, pol *config.Policy) (string, err
 		return "", err
 	}
 	w.hub = web.NewHub(web.HubOptions{})
-	if w.h.engine != nil {
-		w.unsub = w.h.engine.Subscribe(w.hub.ExecutionUpdate)
+	if w.h.eng() != nil {
+		w.unsub = w.h.eng().Subscribe(w.hub.ExecutionUpdate)
 	}
 	if w.h.store != nil {
 		w.h.store.OnCommit(w.hub.ObserveCommit)

@@ -27,6 +27,7 @@ var (
 	topSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: "host"},
 		{Type: "auth"},
+		{Type: "cluster"},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "workflow", LabelNames: []string{"name"}},
@@ -42,6 +43,8 @@ var (
 		"log_level", "log_format", "sync_writes", "audit_retention", "metrics_retention",
 		"history_max_age", "history_max_count", "body_limit", "request_timeout", "workers",
 		"event_queue", "app_url")}
+	clusterSchema = &hcl.BodySchema{Attributes: attrSchema("bind", "advertise", "join", "bootstrap", "key",
+		"heartbeat_timeout", "election_timeout", "labels")}
 	authSchema   = &hcl.BodySchema{Attributes: attrSchema("anonymous_reads", "lockout_threshold", "lockout_window", "lockout_duration")}
 	pluginSchema = &hcl.BodySchema{
 		Attributes: attrSchema("path", "sha256", "enabled"),
@@ -64,7 +67,7 @@ var (
 		TriggerWorkflow: {Attributes: attrSchema("workflow!", "on")},
 	}
 	stepSchema = &hcl.BodySchema{
-		Attributes: attrSchema("action!", "description", "depends_on", "if", "for_each", "for_each_concurrency", "timeout"),
+		Attributes: attrSchema("action!", "description", "depends_on", "if", "for_each", "for_each_concurrency", "timeout", "node_labels"),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "input"}, {Type: "retry"}},
 	}
 	retrySchema       = &hcl.BodySchema{Attributes: attrSchema("attempts", "initial_delay", "max_delay", "multiplier", "jitter", "retry_on")}
@@ -228,6 +231,47 @@ func (l *loader) checkURL(a *attrs, name, raw string) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		a.errorf(name, "Invalid URL", "%q is not an http or https URL.", raw)
 	}
+}
+
+func defaultCluster() Cluster {
+	return Cluster{Bind: "127.0.0.1:7946", HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond}
+}
+
+func (l *loader) cluster(b *hcl.Block) {
+	content, d := b.Body.Content(clusterSchema)
+	l.diags = append(l.diags, d...)
+	c := &l.p.Cluster
+	c.Enabled = true
+	c.DeclRange = b.DefRange
+	a := l.attrs(content, b, nil)
+	hostPort := func(name, v string) {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			a.errorf(name, "Invalid cluster address", "%q is not a HOST:PORT address (for example \"127.0.0.1:7946\").", v)
+		}
+	}
+	if a.str("bind", &c.Bind) {
+		hostPort("bind", c.Bind)
+	}
+	if a.str("advertise", &c.Advertise) {
+		hostPort("advertise", c.Advertise)
+		if h, _, err := net.SplitHostPort(c.Advertise); err == nil {
+			if ip := net.ParseIP(h); ip == nil || ip.IsUnspecified() {
+				a.errorf("advertise", "Invalid advertise address", "%q must name the IP address other servers dial.", c.Advertise)
+			}
+		}
+	}
+	if a.strList("join", &c.Join) {
+		for _, j := range c.Join {
+			hostPort("join", j)
+		}
+	}
+	a.boolean("bootstrap", &c.Bootstrap)
+	if a.str("key", &c.Key) && len(c.Key) < 16 {
+		a.errorf("key", "Cluster key too short", "The cluster key must be at least 16 bytes, got %d.", len(c.Key))
+	}
+	a.positiveDur("heartbeat_timeout", &c.HeartbeatTimeout)
+	a.positiveDur("election_timeout", &c.ElectionTimeout)
+	a.strMap("labels", &c.Labels)
 }
 
 func (l *loader) auth(b *hcl.Block) {
@@ -406,6 +450,7 @@ func (l *loader) step(b *hcl.Block) *Step {
 	s.ForEach = runtimeExpr(content, "for_each")
 	a.intMin("for_each_concurrency", &s.ForEachConcurrency, 1)
 	a.dur("timeout", &s.Timeout)
+	a.strMap("node_labels", &s.NodeLabels)
 	var inputSeen, retrySeen *hcl.Range
 	for _, cb := range content.Blocks {
 		switch cb.Type {

@@ -149,6 +149,7 @@ func load(files []SourceFile, opts LoadOptions, diags hcl.Diagnostics) (*Policy,
 
 	l.p.Host = defaultHost()
 	l.p.Auth = defaultAuth()
+	l.p.Cluster = defaultCluster()
 	for _, b := range all {
 		switch b.Type {
 		case "host":
@@ -158,6 +159,10 @@ func load(files []SourceFile, opts LoadOptions, diags hcl.Diagnostics) (*Policy,
 		case "auth":
 			if l.single("auth", b) {
 				l.auth(b)
+			}
+		case "cluster":
+			if l.single("cluster", b) {
+				l.cluster(b)
 			}
 		case "plugin":
 			if pl := l.plugin(b); l.unique("plugin", pl.Name, b.DefRange) {

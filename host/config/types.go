@@ -20,6 +20,7 @@ type Policy struct {
 
 	Host      Host
 	Auth      Auth
+	Cluster   Cluster
 	Variables map[string]*Variable
 	Plugins   []*Plugin
 	Workflows []*Workflow
@@ -68,6 +69,36 @@ type Host struct {
 	// AppURL is the base URL of the user's application that the built-in
 	// event workflows call (default "http://127.0.0.1:8090").
 	AppURL string
+
+	DeclRange hcl.Range
+}
+
+// Cluster is the `cluster {}` block: several servers replicating state
+// with Raft. Without the block (and without --server) Heady runs as a
+// single server.
+type Cluster struct {
+	// Enabled is true when the block is present (or --server is given).
+	Enabled bool
+	// Bind is the cluster listener for Raft and server RPCs (default
+	// "127.0.0.1:7946").
+	Bind string
+	// Advertise is the address other servers dial and this server's ID
+	// (default: Bind).
+	Advertise string
+	// Join lists the other servers' cluster addresses.
+	Join []string
+	// Bootstrap starts a one-server cluster that others join later.
+	Bootstrap bool
+	// Key is the shared cluster key (at least 16 bytes) every server
+	// proves on each connection; HEADY_CLUSTER_KEY overrides it.
+	Key string
+	// HeartbeatTimeout and ElectionTimeout tune failure detection
+	// (default 500ms each).
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	// Labels are this server's node labels: steps with node_labels run
+	// only on workers (servers and agents) whose labels include theirs.
+	Labels map[string]string
 
 	DeclRange hcl.Range
 }
@@ -203,6 +234,9 @@ type Step struct {
 	ForEachConcurrency int
 	Timeout            time.Duration // 0: host default (5m)
 	Retry              *Retry        // nil: the workflow's
+	// NodeLabels pins the step, in cluster mode, to workers whose labels
+	// include all of these (run the backup on the node holding the data).
+	NodeLabels map[string]string
 	// Input holds the attributes of the step's `input {}` block as
 	// unevaluated expressions over event.*, step.NAME.output.*, var.*,
 	// each.*, env().

@@ -103,6 +103,57 @@ type Store struct {
 	// hooks run after each committed batch, in the writer goroutine.
 	hooksMu sync.RWMutex
 	hooks   []func([]Op)
+	// repl, when set, receives every group-committed batch instead of the
+	// local write (cluster mode); see SetReplicator.
+	repl Replicator
+}
+
+// ErrNotLeader is returned by a Replicator when this server cannot accept
+// writes because it is not (or no longer) the cluster leader and no leader
+// is reachable.
+var ErrNotLeader = errors.New("store: not the cluster leader")
+
+// Replicator carries group-committed batches through a replicated log. In
+// cluster mode the writer hands each batch to Replicate instead of writing
+// Badger; the replicated state machine then calls ApplyLocal on every
+// server, this one included. Replicate returns one error per request (nil
+// slice: all succeeded) or an error for the whole batch.
+type Replicator interface {
+	Replicate(ctx context.Context, reqs [][]Op) ([]error, error)
+}
+
+// SetReplicator installs r; call it before the first Apply. A store
+// without a replicator writes locally exactly as before.
+func (s *Store) SetReplicator(r Replicator) {
+	s.mu.Lock()
+	s.repl = r
+	s.mu.Unlock()
+}
+
+// ApplyLocal writes requests to this server's Badger and runs the commit
+// hooks, bypassing the replicator: it is the replicated state machine's
+// apply path and must not be used for anything else. It returns one error
+// per request.
+func (s *Store) ApplyLocal(reqs [][]Op) []error {
+	batch := make([]*applyReq, len(reqs))
+	for i, ops := range reqs {
+		batch[i] = &applyReq{ops: ops}
+	}
+	errs := s.writeBatch(batch)
+	for i, r := range batch {
+		if errs[i] == nil {
+			s.runHooks(r.ops)
+		}
+	}
+	return errs
+}
+
+func (s *Store) runHooks(ops []Op) {
+	s.hooksMu.RLock()
+	for _, h := range s.hooks {
+		h(ops)
+	}
+	s.hooksMu.RUnlock()
 }
 
 type applyReq struct {
@@ -239,7 +290,26 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		if s.repl != nil {
+			s.replicate(batch)
+			continue
+		}
 		s.commit(batch)
+	}
+}
+
+func (s *Store) replicate(batch []*applyReq) {
+	reqs := make([][]Op, len(batch))
+	for i, r := range batch {
+		reqs[i] = r.ops
+	}
+	errs, err := s.repl.Replicate(context.Background(), reqs)
+	for i, r := range batch {
+		e := err
+		if e == nil && i < len(errs) {
+			e = errs[i]
+		}
+		r.errc <- e
 	}
 }
 
@@ -255,11 +325,7 @@ func (s *Store) commit(batch []*applyReq) {
 			err = fmt.Errorf("store: sync: %w", syncErr)
 		}
 		if err == nil {
-			s.hooksMu.RLock()
-			for _, h := range s.hooks {
-				h(r.ops)
-			}
-			s.hooksMu.RUnlock()
+			s.runHooks(r.ops)
 		}
 		r.errc <- err
 	}

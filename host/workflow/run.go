@@ -579,7 +579,7 @@ func (r *run) startAttempt(it *itemRun) {
 	}
 	r.launches = append(r.launches, &launch{item: it, timeout: timeout, call: ActionCall{
 		Action: s.def.Action, Inputs: inputs, IdempotencyKey: key, ExecutionID: r.h.ID,
-		Workflow: r.h.Workflow, Step: s.def.Name, Item: it.label, Attempt: n,
+		Workflow: r.h.Workflow, Step: s.def.Name, Item: it.label, Attempt: n, NodeLabels: s.def.NodeLabels,
 	}})
 }
 

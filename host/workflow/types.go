@@ -59,6 +59,9 @@ type ActionCall struct {
 	// Item is the for_each key of this call ("" outside for_each).
 	Item    string
 	Attempt int
+	// NodeLabels, from the step, pins the call to workers whose labels
+	// include all of these (cluster mode).
+	NodeLabels map[string]string `json:",omitempty"`
 }
 
 // ActionResult is what an action returns. A non-empty ErrorCode or

@@ -23,10 +23,17 @@ import (
 	psnet "github.com/shirou/gopsutil/v3/net"
 	"github.com/spf13/cobra"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/heady-dev/heady/host/api"
 	"github.com/heady-dev/heady/host/app"
 	"github.com/heady-dev/heady/host/client"
+	"github.com/heady-dev/heady/host/cluster"
+	"github.com/heady-dev/heady/host/config"
 	"github.com/heady-dev/heady/host/discovery/httpscan"
+	"github.com/heady-dev/heady/host/pluginhost"
 	"github.com/heady-dev/heady/host/registry"
+	"github.com/heady-dev/heady/host/store"
 	"github.com/heady-dev/heady/sdk"
 )
 
@@ -37,6 +44,12 @@ type agentOpts struct {
 	scanTargets                      []string
 	scanPorts                        []int
 	keep                             bool
+	// worker: run leased step calls with the plugins in pluginDirs,
+	// configured by the plugin blocks in policies.
+	worker     bool
+	policies   string
+	pluginDirs []string
+	slots      int
 }
 
 func agentCmd() *cobra.Command {
@@ -70,6 +83,10 @@ marks the node suspect after --ttl without a heartbeat and dead after two.`,
 	f.StringSliceVar(&o.scanTargets, "scan-targets", []string{"127.0.0.1"}, "hosts or CIDRs of local discovery")
 	f.IntSliceVar(&o.scanPorts, "scan-ports", httpscan.DefaultPorts, "ports of local discovery")
 	f.BoolVar(&o.keep, "keep-registration", false, "do not deregister on exit")
+	f.BoolVar(&o.worker, "worker", false, "also run workflow steps handed out by a cluster (steps pinned with node_labels match --labels)")
+	f.StringVar(&o.policies, "policies", "./policies", "with --worker: policies whose plugin blocks configure the local plugins")
+	f.StringSliceVar(&o.pluginDirs, "plugins", []string{"./bin/plugins"}, "with --worker: plugin directories")
+	f.IntVar(&o.slots, "worker-slots", 8, "with --worker: steps run at once")
 	return cmd
 }
 
@@ -141,6 +158,13 @@ func runAgent(ctx context.Context, o agentOpts, log *slog.Logger) error {
 		return err
 	}
 	log.Info("agent registered", "node", o.id, "server", o.server, "interval", o.interval, "ttl", o.ttl)
+	if o.worker {
+		stopWorker, err := a.startWorker(ctx, labels)
+		if err != nil {
+			return err
+		}
+		defer stopWorker()
+	}
 	if o.scanEvery > 0 {
 		go a.scanLoop(ctx)
 	}
@@ -284,4 +308,40 @@ func connections(ctx context.Context) []string {
 		out = out[:256]
 	}
 	return out
+}
+
+// startWorker runs leased step calls from the cluster with local plugins.
+func (a *agent) startWorker(ctx context.Context, labels map[string]string) (stop func(), err error) {
+	pol, diags := config.Load(a.o.policies, config.LoadOptions{})
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("agent: worker: policies: %s", diags.Error())
+	}
+	st, err := store.Open("", store.Options{InMemory: true})
+	if err != nil {
+		return nil, fmt.Errorf("agent: worker: %w", err)
+	}
+	m := pluginhost.New(pluginhost.Options{Dirs: a.o.pluginDirs, Logger: a.log, Store: st,
+		EvalContext: func() *hcl.EvalContext { return pol.EvalContext(nil) }})
+	if d := m.Apply(ctx, pol.Plugins); d.HasErrors() {
+		_ = m.Close(context.Background())
+		_ = st.Close()
+		return nil, fmt.Errorf("agent: worker: plugins: %s", d.Error())
+	}
+	runner := app.PluginRunner(m)
+	src := cluster.HTTPSource{Token: a.o.token, Client: &http.Client{Timeout: 30 * time.Second},
+		Base: func() string { return strings.TrimRight(a.o.server, "/") + api.Prefix }}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cluster.RunWorker(wctx, src, cluster.Worker{ID: a.o.id, Labels: labels}, a.o.slots, time.Second, a.log,
+			func(ctx context.Context, t cluster.Task) cluster.TaskResult { return app.RunLeasedCall(ctx, runner, t) })
+	}()
+	a.log.Info("agent: worker started", "slots", a.o.slots, "labels", labels)
+	return func() {
+		cancel()
+		<-done
+		_ = m.Close(context.Background())
+		_ = st.Close()
+	}, nil
 }

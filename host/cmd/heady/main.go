@@ -22,7 +22,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), agentCmd(), validateCmd(), versionCmd(), statusCmd(), healthCmd(), reloadCmd(),
+	root.AddCommand(runCmd(), agentCmd(), clusterCmd(), validateCmd(), versionCmd(), statusCmd(), healthCmd(), reloadCmd(),
 		policiesCmd(), auditCmd(), tokenCmd(), workflowCmd(), eventCmd(), pluginsCmd(), intelCmd())
 	if err := root.Execute(); err != nil {
 		var ee exitError

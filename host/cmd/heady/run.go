@@ -42,6 +42,7 @@ func runCmd() *cobra.Command {
 				o.PluginDirs = nil
 			}
 			o.BootstrapToken = os.Getenv("HEADY_BOOTSTRAP_TOKEN")
+			o.ClusterKey = os.Getenv("HEADY_CLUSTER_KEY")
 			return runHost(o)
 		},
 	}
@@ -51,6 +52,10 @@ func runCmd() *cobra.Command {
 	f.StringVar(&o.Listen, "listen", ":3000", "API listen address (overrides host.listen)")
 	f.StringSliceVar(&o.PluginDirs, "plugins", []string{"./bin/plugins"}, "plugin directories (overrides host.plugin_dirs)")
 	f.StringArrayVar(&vars, "var", nil, "set a policy variable, NAME=VALUE (repeatable)")
+	f.BoolVar(&o.Server, "server", false, "run as a cluster server (Raft); the key comes from cluster.key or HEADY_CLUSTER_KEY")
+	f.StringSliceVar(&o.Join, "join", nil, "other servers' cluster addresses, HOST:PORT,... (overrides cluster.join)")
+	f.StringVar(&o.ClusterBind, "cluster-addr", "", "this server's cluster address, HOST:PORT (overrides cluster.bind and cluster.advertise)")
+	f.BoolVar(&o.Bootstrap, "bootstrap", false, "with --server and no --join: start a one-server cluster that others join later")
 	return cmd
 }
 
