@@ -88,7 +88,7 @@ func (s *Server) auditLogs(security bool) fiber.Handler {
 			t := true
 			f.Security = &t
 		}
-		items, next, err := s.svc.Audit.List(c.UserContext(), f)
+		items, next, err := s.svc().Audit.List(c.UserContext(), f)
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func (s *Server) auditStatistics(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.svc.Audit.Statistics(c.UserContext(), since, until)
+	st, err := s.svc().Audit.Statistics(c.UserContext(), since, until)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (s *Server) auditTrail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := s.svc.Audit.Trail(c.UserContext(), c.Params("type"), c.Params("id"), cursor, limit)
+	items, next, err := s.svc().Audit.Trail(c.UserContext(), c.Params("type"), c.Params("id"), cursor, limit)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (s *Server) auditExport(c *fiber.Ctx) error {
 		// The stream outlives the handler, so it gets its own deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		if err := s.svc.Audit.Export(ctx, w, f); err != nil {
+		if err := s.svc().Audit.Export(ctx, w, f); err != nil {
 			s.log.Error("api: audit export", "err", err)
 		}
 		_ = w.Flush()
@@ -144,7 +144,7 @@ func (s *Server) auditExport(c *fiber.Ctx) error {
 }
 
 func (s *Server) auditVerify(c *fiber.Ctx) error {
-	rep, err := s.svc.Audit.Verify(c.UserContext())
+	rep, err := s.svc().Audit.Verify(c.UserContext())
 	if err != nil {
 		return err
 	}

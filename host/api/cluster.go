@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"strconv"
 	"strings"
@@ -33,6 +36,9 @@ type ClusterService interface {
 	Leases() *cluster.Queue
 	// AuthorizeWorker checks the bearer token of a lease call.
 	AuthorizeWorker(ctx context.Context, bearer string) bool
+	// ClientSecret signs the client a follower vouches for when it
+	// forwards a request (every server of the cluster shares it).
+	ClientSecret() []byte
 }
 
 // Cluster request headers.
@@ -46,7 +52,35 @@ const (
 	// HeaderForwarded marks a request a follower forwarded to the leader;
 	// a server never forwards such a request again.
 	HeaderForwarded = "X-Heady-Forwarded"
+	// HeaderClient carries, signed, the client a follower forwards for:
+	// "IP;LOOPBACK;HMAC", so the leader applies lockout and the anonymous
+	// read rule to the real client rather than to the follower.
+	HeaderClient = "X-Heady-Client"
 )
+
+// signClient is the HeaderClient value for a client.
+func signClient(secret []byte, ip string, loopback bool) string {
+	v := ip + ";" + strconv.FormatBool(loopback)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(v))
+	return v + ";" + hex.EncodeToString(m.Sum(nil))
+}
+
+// clientOf is who a request comes from: its remote address, or the client
+// a cluster server vouched for with a valid HeaderClient.
+func (s *Server) clientOf(c *fiber.Ctx) (ip string, loopback bool) {
+	ip = c.IP()
+	loopback = isLoopback(c.Context().LocalAddr()) && isLoopback(c.Context().RemoteAddr())
+	h := c.Get(HeaderClient)
+	if h == "" || s.opts.Cluster == nil {
+		return ip, loopback
+	}
+	parts := strings.Split(h, ";")
+	if len(parts) != 3 || !hmac.Equal([]byte(signClient(s.opts.Cluster.ClientSecret(), parts[0], parts[1] == "true")), []byte(h)) {
+		return ip, loopback
+	}
+	return parts[0], parts[1] == "true"
+}
 
 // forward answers requests only the leader can answer by proxying them to
 // the leader, so clients may talk to any server. Followers answer the
@@ -80,6 +114,8 @@ func (s *Server) forward(c *fiber.Ctx) error {
 	}
 	c.Request().Header.Set(HeaderForwarded, "1")
 	c.Request().Header.Set(fiber.HeaderXForwardedFor, c.IP())
+	ip, lo := s.clientOf(c)
+	c.Request().Header.Set(HeaderClient, signClient(s.opts.Cluster.ClientSecret(), ip, lo))
 	if err := proxy.DoTimeout(c, leader+string(c.Request().URI().RequestURI()), s.opts.RequestTimeout); err != nil {
 		return &Error{Status: fiber.StatusServiceUnavailable, Code: "no_leader", RetryAfter: 1,
 			Message: "forwarding to the leader failed: " + err.Error()}

@@ -67,10 +67,10 @@ func (s *Server) discoveryRoutes() []Route {
 }
 
 func (s *Server) discoverySvc() (*DiscoveryServices, error) {
-	if s.svc.Discovery == nil || s.svc.Discovery.Engine == nil || s.svc.Discovery.Registry == nil {
+	if s.svc().Discovery == nil || s.svc().Discovery.Engine == nil || s.svc().Discovery.Registry == nil {
 		return nil, unavailable("discovery")
 	}
-	return s.svc.Discovery, nil
+	return s.svc().Discovery, nil
 }
 
 func (s *Server) discoveredServices(c *fiber.Ctx) error {

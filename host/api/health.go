@@ -55,10 +55,10 @@ func (s *Server) healthRoutes() []Route {
 }
 
 func (s *Server) healing() (HealingService, error) {
-	if s.svc.Healing == nil {
+	if s.svc().Healing == nil {
 		return nil, unavailable("the healing engine")
 	}
-	return s.svc.Healing, nil
+	return s.svc().Healing, nil
 }
 
 func (s *Server) listChecks(c *fiber.Ctx) error {

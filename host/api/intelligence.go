@@ -65,10 +65,10 @@ func (s *Server) intelligenceRoutes() []Route {
 }
 
 func (s *Server) intel() (*intelligence.Engine, error) {
-	if s.svc.Intelligence == nil {
+	if s.svc().Intelligence == nil {
 		return nil, unavailable("the intelligence engine")
 	}
-	return s.svc.Intelligence, nil
+	return s.svc().Intelligence, nil
 }
 
 func (s *Server) intelInsights(c *fiber.Ctx) error {

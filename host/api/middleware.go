@@ -123,14 +123,15 @@ func (s *Server) authorize(c *fiber.Ctx, r Route) error {
 	if r.Role == RolePublic {
 		return nil
 	}
-	if s.svc.Auth == nil {
+	if s.svc().Auth == nil {
 		return unavailable("authentication")
 	}
 	g := s.gateStrict
 	if s.anonymousAllowed(c) {
 		g = s.gateOpen
 	}
-	req := auth.Request{Authorization: c.Get(fiber.HeaderAuthorization), Source: c.IP(), Required: r.Role}
+	src, _ := s.clientOf(c)
+	req := auth.Request{Authorization: c.Get(fiber.HeaderAuthorization), Source: src, Required: r.Role}
 	if r.Role == RoleReader {
 		req.Required = ""
 	}
@@ -145,9 +146,8 @@ func (s *Server) authorize(c *fiber.Ctx, r Route) error {
 	if d.Err != nil {
 		AuditDetail(c, "auth_error", d.Err.Error())
 	}
-	if d.LockedOut && s.svc.Audit != nil {
-		src := c.IP()
-		_, _ = s.svc.Audit.Append(c.UserContext(), audit.Entry{
+	if d.LockedOut && s.svc().Audit != nil {
+		_, _ = s.svc().Audit.Append(c.UserContext(), audit.Entry{
 			Actor: "heady", ActorKind: "system", Action: "auth.lockout", ResourceType: "source", ResourceID: src,
 			Source: src, Outcome: "denied", Security: true, RequestID: RequestID(c),
 			Details: map[string]any{"reason": "repeated authentication failures"},
@@ -160,7 +160,7 @@ func (s *Server) authorize(c *fiber.Ctx, r Route) error {
 			secs = 1
 		}
 		return &Error{Status: d.Status, Code: "locked_out", RetryAfter: secs,
-			Message: fmt.Sprintf("%s from %s; try again in %ds", d.Reason, c.IP(), secs)}
+			Message: fmt.Sprintf("%s from %s; try again in %ds", d.Reason, src, secs)}
 	case fiber.StatusUnauthorized:
 		return &Error{Status: d.Status, Code: "unauthorized", Field: "Authorization",
 			Message: fmt.Sprintf("%s: %s %s needs a bearer token with role %s", d.Reason, r.Method, r.FullPath(), r.Role),
@@ -181,7 +181,8 @@ func (s *Server) anonymousAllowed(c *fiber.Ctx) bool {
 	case "never":
 		return false
 	}
-	return isLoopback(c.Context().LocalAddr()) && isLoopback(c.Context().RemoteAddr())
+	_, loopback := s.clientOf(c)
+	return loopback
 }
 
 func isLoopback(a net.Addr) bool {
@@ -214,12 +215,12 @@ func (s *Server) record(c *fiber.Ctx, r Route, start time.Time) {
 		}
 	}
 	dur := time.Since(start)
-	if s.svc.Scaling != nil {
-		s.svc.Scaling.ObserveRequest(c.Method(), r.FullPath(), status, dur)
+	if s.svc().Scaling != nil {
+		s.svc().Scaling.ObserveRequest(c.Method(), r.FullPath(), status, dur)
 	}
 	s.log.Debug("api request", "method", c.Method(), "path", c.Path(), "status", status,
 		"duration_ms", float64(dur.Microseconds())/1000, "request_id", RequestID(c), "actor", p.Name)
-	if s.svc.Audit == nil {
+	if s.svc().Audit == nil {
 		return
 	}
 	action := r.Action
@@ -241,16 +242,17 @@ func (s *Server) record(c *fiber.Ctx, r Route, start time.Time) {
 	if ae, ok := c.Locals(localError).(*Error); ok && ae != nil {
 		details["error"] = ae.Message
 	}
+	source, _ := s.clientOf(c)
 	e := audit.Entry{
 		Actor: p.Name, ActorKind: p.Kind, Action: action,
-		ResourceType: r.ResourceType, ResourceID: resID, Source: c.IP(), Outcome: outcome,
+		ResourceType: r.ResourceType, ResourceID: resID, Source: source, Outcome: outcome,
 		Security: outcome == "denied", RequestID: RequestID(c), Details: details,
 	}
 	// A fresh context: the entry must be written even when the handler's
 	// deadline has passed.
 	actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.svc.Audit.Append(actx, e); err != nil {
+	if _, err := s.svc().Audit.Append(actx, e); err != nil {
 		// Nothing may be answered as done without its audit entry.
 		s.log.Error("api: audit append failed", "err", err, "request_id", RequestID(c))
 		c.Response().ResetBody()

@@ -17,18 +17,18 @@ func (s *Server) pluginRoutes() []Route {
 }
 
 func (s *Server) listPlugins(c *fiber.Ctx) error {
-	if s.svc.Plugins == nil {
+	if s.svc().Plugins == nil {
 		return unavailable("the plugin host")
 	}
-	return c.JSON(listOf(s.svc.Plugins.List(), ""))
+	return c.JSON(listOf(s.svc().Plugins.List(), ""))
 }
 
 func (s *Server) pluginSchema(c *fiber.Ctx) error {
-	if s.svc.Plugins == nil {
+	if s.svc().Plugins == nil {
 		return unavailable("the plugin host")
 	}
 	name := c.Params("name")
-	m, ok := s.svc.Plugins.Schema(name)
+	m, ok := s.svc().Plugins.Schema(name)
 	if !ok {
 		return NotFound("plugin", name)
 	}

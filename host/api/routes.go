@@ -36,17 +36,17 @@ func (s *Server) coreRoutes() []Route {
 }
 
 func (s *Server) getStatus(c *fiber.Ctx) error {
-	if s.svc.Host == nil {
+	if s.svc().Host == nil {
 		return unavailable("host")
 	}
-	return c.JSON(s.svc.Host.Status(c.UserContext()))
+	return c.JSON(s.svc().Host.Status(c.UserContext()))
 }
 
 func (s *Server) getHealth(c *fiber.Ctx) error {
-	if s.svc.Host == nil {
+	if s.svc().Host == nil {
 		return unavailable("host")
 	}
-	h := s.svc.Host.Health(c.UserContext())
+	h := s.svc().Host.Health(c.UserContext())
 	if h.OverallStatus == "unhealthy" {
 		c.Status(fiber.StatusServiceUnavailable)
 	}
@@ -79,11 +79,11 @@ type PolicyObject struct {
 }
 
 func (s *Server) getPolicies(c *fiber.Ctx) error {
-	if s.svc.Host == nil {
+	if s.svc().Host == nil {
 		return unavailable("host")
 	}
-	p := s.svc.Host.Policy()
-	out := PoliciesResponse{Files: []PolicyFile{}, Objects: []PolicyObject{}, LastReload: s.svc.Host.LastReload()}
+	p := s.svc().Host.Policy()
+	out := PoliciesResponse{Files: []PolicyFile{}, Objects: []PolicyObject{}, LastReload: s.svc().Host.LastReload()}
 	if p != nil {
 		out.Version, out.Dir = p.Version, p.Dir
 		for _, f := range p.Files {
@@ -97,10 +97,10 @@ func (s *Server) getPolicies(c *fiber.Ctx) error {
 }
 
 func (s *Server) postReload(c *fiber.Ctx) error {
-	if s.svc.Host == nil {
+	if s.svc().Host == nil {
 		return unavailable("host")
 	}
-	res := s.svc.Host.Reload(c.UserContext(), PrincipalOf(c).Name, "api")
+	res := s.svc().Host.Reload(c.UserContext(), PrincipalOf(c).Name, "api")
 	AuditResource(c, res.Version)
 	AuditDetail(c, "applied", res.Applied)
 	AuditDetail(c, "changed", res.Changed)

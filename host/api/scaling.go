@@ -95,10 +95,10 @@ func (s *Server) scalingRoutes() []Route {
 }
 
 func (s *Server) scalingSvc() (ScalingService, error) {
-	if s.svc.Scaling == nil {
+	if s.svc().Scaling == nil {
 		return nil, unavailable("the auto-scaler")
 	}
-	return s.svc.Scaling, nil
+	return s.svc().Scaling, nil
 }
 
 func (s *Server) getScalingMetrics(c *fiber.Ctx) error {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -76,7 +77,7 @@ type Options struct {
 type Server struct {
 	app    *fiber.App
 	opts   Options
-	svc    *Services
+	svcp   atomic.Pointer[Services]
 	routes []Route
 	log    *slog.Logger
 	// gateOpen allows anonymous reads, gateStrict does not; the auth
@@ -101,7 +102,8 @@ func New(svc *Services, opts Options) *Server {
 	if opts.AnonymousReads == "" {
 		opts.AnonymousReads = "loopback"
 	}
-	s := &Server{opts: opts, svc: svc, log: opts.Logger, closing: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, closing: make(chan struct{})}
+	s.svcp.Store(svc)
 	if svc.Auth != nil {
 		s.gateOpen = auth.NewGate(svc.Auth, svc.Limiter, auth.AnonAlways, false)
 		s.gateStrict = auth.NewGate(svc.Auth, svc.Limiter, auth.AnonNever, false)
@@ -138,6 +140,14 @@ func New(svc *Services, opts Options) *Server {
 	})
 	return s
 }
+
+// svc is the set of services requests are served from now.
+func (s *Server) svc() *Services { return s.svcp.Load() }
+
+// SetServices swaps the services the API serves from, atomically: a
+// request in flight keeps the set it started with. A cluster server swaps
+// them when it gains or loses leadership.
+func (s *Server) SetServices(svc *Services) { s.svcp.Store(svc) }
 
 // App exposes the Fiber app (tests use App().Test).
 func (s *Server) App() *fiber.App { return s.app }

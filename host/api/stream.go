@@ -63,7 +63,7 @@ func (s *Server) getWhoAmI(c *fiber.Ctx) error {
 // source closes or the server shuts down. The request is audited once,
 // when the stream opens.
 func (s *Server) getStream(c *fiber.Ctx) error {
-	src := s.svc.Stream
+	src := s.svc().Stream
 	if src == nil {
 		return unavailable("the live stream")
 	}

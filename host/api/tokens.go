@@ -36,7 +36,7 @@ func (s *Server) tokenRoutes() []Route {
 }
 
 func (s *Server) listTokens(c *fiber.Ctx) error {
-	toks, err := s.svc.Auth.List(c.UserContext())
+	toks, err := s.svc().Auth.List(c.UserContext())
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 		}
 		ttl = d
 	}
-	plain, tok, err := s.svc.Auth.Create(c.UserContext(), req.Name, req.Role, ttl, PrincipalOf(c).Name)
+	plain, tok, err := s.svc().Auth.Create(c.UserContext(), req.Name, req.Role, ttl, PrincipalOf(c).Name)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (s *Server) createToken(c *fiber.Ctx) error {
 
 func (s *Server) revokeToken(c *fiber.Ctx) error {
 	id := c.Params("id")
-	if err := s.svc.Auth.Revoke(c.UserContext(), id); err != nil {
+	if err := s.svc().Auth.Revoke(c.UserContext(), id); err != nil {
 		if errors.Is(err, auth.ErrNotFound) {
 			return NotFound("token", id)
 		}

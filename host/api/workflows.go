@@ -68,10 +68,10 @@ func (s *Server) workflowRoutes() []Route {
 }
 
 func (s *Server) engine() (*workflow.Engine, error) {
-	if s.svc.Workflows == nil {
+	if s.svc().Workflows == nil {
 		return nil, unavailable("the workflow engine")
 	}
-	return s.svc.Workflows, nil
+	return s.svc().Workflows, nil
 }
 
 // workflowError maps engine errors to API errors.

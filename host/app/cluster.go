@@ -214,13 +214,17 @@ func (h *Host) gainLeadership(ctx context.Context) {
 		h.log.Error("cluster: start workflow engine as leader", "err", err)
 		return
 	}
-	if h.apiSvc.Workflows != h.engine {
-		h.apiSvc.Workflows = h.engine
-	}
+	// The subsystems set their parts on a copy of the API's services that
+	// is published whole once everything runs: a request never sees a
+	// half-started set.
+	next := *h.apiSvc
+	h.apiSvc = &next
+	next.Workflows = h.engine
 	if err := h.startSubsystems(ctx, pol); err != nil {
 		h.log.Error("cluster: start subsystems as leader", "err", err)
 	}
-	h.apiSvc.Audit = h.audit
+	next.Audit = h.audit
+	h.api.SetServices(&next)
 	dctx, cancel := context.WithCancel(ctx)
 	cs.duties = cancel
 	cs.dutyDone = make(chan struct{})
@@ -259,7 +263,10 @@ func (h *Host) stopLeaderDutiesLocked(ctx context.Context) {
 	}
 	h.log.Info("cluster: leadership lost; stopping leader duties")
 	// Requests are forwarded from now on; local answers record no audit.
-	h.apiSvc.Audit = nil
+	next := *h.apiSvc
+	next.Audit = nil
+	h.apiSvc = &next
+	h.api.SetServices(&next)
 	if cs.duties != nil {
 		cs.duties()
 		<-cs.dutyDone
@@ -332,6 +339,10 @@ func (c clusterAPI) Remove(ctx context.Context, id string) error {
 }
 
 func (c clusterAPI) Leave(ctx context.Context) error { return c.h.cluster.node.Leave(ctx) }
+
+// ClientSecret signs forwarded clients; like the worker token it derives
+// from the cluster key, which every server holds.
+func (c clusterAPI) ClientSecret() []byte { return []byte("client:" + c.h.cluster.workerToken) }
 
 // clusterHealth is the cluster component of GET /health.
 func (h *Host) clusterHealth(now time.Time) (api.HealthComponent, bool) {
