@@ -32,11 +32,12 @@ const metricsInterval = 10 * time.Second
 // scalingSubsystem runs the metrics store and collector, Heady's Prometheus
 // registry and the auto-scaler, and serves them to the API.
 type scalingSubsystem struct {
-	h    *Host
-	ms   *metrics.Store
-	col  *metrics.Collector
-	prom *metrics.Registry
-	eng  *scaling.Engine
+	h      *Host
+	unhook func()
+	ms     *metrics.Store
+	col    *metrics.Collector
+	prom   *metrics.Registry
+	eng    *scaling.Engine
 
 	samples chan []metrics.Sample // metric.sample events, recorded off the commit path
 	cancel  context.CancelFunc
@@ -60,7 +61,7 @@ func (s *scalingSubsystem) Start(ctx context.Context, pol *config.Policy) (strin
 	}
 	s.col = metrics.NewCollector(ms, metrics.CollectorOptions{Interval: metricsInterval, DiskPath: dataDir, Logger: h.log, Processes: s.processes})
 	s.samples = make(chan []metrics.Sample, 256)
-	h.store.OnCommit(s.onCommit)
+	s.unhook = h.store.OnCommit(s.onCommit)
 
 	s.eng = scaling.New(scaling.Options{Store: h.store, Metrics: ms, Backend: pluginBackend{s}, Notify: s.notify, Logger: h.log,
 		Forecast: h.forecastPeak})
@@ -137,6 +138,9 @@ func (s *scalingSubsystem) drainRemoved(ctx context.Context, old, cur *config.Po
 }
 
 func (s *scalingSubsystem) Stop(ctx context.Context) error {
+	if s.unhook != nil {
+		s.unhook()
+	}
 	err := s.eng.Stop(ctx)
 	if s.cancel != nil {
 		s.cancel()

@@ -20,6 +20,7 @@ type webSubsystem struct {
 	h      *Host
 	hub    *web.Hub
 	unsub  func()
+	unhook func()
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -36,7 +37,7 @@ func (w *webSubsystem) Start(_ context.Context, pol *config.Policy) (string, err
 		w.unsub = w.h.eng().Subscribe(w.hub.ExecutionUpdate)
 	}
 	if w.h.store != nil {
-		w.h.store.OnCommit(w.hub.ObserveCommit)
+		w.unhook = w.h.store.OnCommit(w.hub.ObserveCommit)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
@@ -61,6 +62,9 @@ func (w *webSubsystem) Reload(context.Context, *config.Policy) error { return ni
 func (w *webSubsystem) Stop(context.Context) error {
 	if w.unsub != nil {
 		w.unsub()
+	}
+	if w.unhook != nil {
+		w.unhook()
 	}
 	if w.hub != nil {
 		w.hub.Close()

@@ -102,7 +102,8 @@ type Store struct {
 	closed bool
 	// hooks run after each committed batch, in the writer goroutine.
 	hooksMu sync.RWMutex
-	hooks   []func([]Op)
+	hooks   []hook
+	hookN   int
 	// repl, when set, receives every group-committed batch instead of the
 	// local write (cluster mode); see SetReplicator.
 	repl Replicator
@@ -151,7 +152,7 @@ func (s *Store) ApplyLocal(reqs [][]Op) []error {
 func (s *Store) runHooks(ops []Op) {
 	s.hooksMu.RLock()
 	for _, h := range s.hooks {
-		h(ops)
+		h.fn(ops)
 	}
 	s.hooksMu.RUnlock()
 }
@@ -235,12 +236,31 @@ func (s *Store) DB() *badger.DB { return s.db }
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.dir }
 
-// OnCommit registers fn to observe every committed batch. fn runs in the
-// writer goroutine and must not block or call Apply.
-func (s *Store) OnCommit(fn func([]Op)) {
+// OnCommit registers fn to observe every committed batch and returns a
+// function that removes it again. fn runs in the writer goroutine and must
+// not block or call Apply.
+func (s *Store) OnCommit(fn func([]Op)) (remove func()) {
 	s.hooksMu.Lock()
-	s.hooks = append(s.hooks, fn)
+	s.hookN++
+	id := s.hookN
+	s.hooks = append(s.hooks, hook{id: id, fn: fn})
 	s.hooksMu.Unlock()
+	return func() {
+		s.hooksMu.Lock()
+		defer s.hooksMu.Unlock()
+		for i, h := range s.hooks {
+			if h.id == id {
+				s.hooks = append(s.hooks[:i:i], s.hooks[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// hook is one OnCommit observer.
+type hook struct {
+	id int
+	fn func([]Op)
 }
 
 // Apply commits ops atomically with respect to each other (they land in one

@@ -194,3 +194,22 @@ func TestTTL(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestOnCommitRemove(t *testing.T) {
+	st := openTest(t)
+	var a, b int
+	removeA := st.OnCommit(func([]Op) { a++ })
+	st.OnCommit(func([]Op) { b++ })
+	ctx := context.Background()
+	if err := st.Apply(ctx, Put("h/1", []byte("v"))); err != nil {
+		t.Fatal(err)
+	}
+	removeA()
+	removeA() // removing twice is harmless
+	if err := st.Apply(ctx, Put("h/2", []byte("v"))); err != nil {
+		t.Fatal(err)
+	}
+	if a != 1 || b != 2 {
+		t.Fatalf("hook calls a=%d b=%d, want 1 and 2", a, b)
+	}
+}
