@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,6 +54,7 @@ func runCmd() *cobra.Command {
 	f.StringVar(&o.DataDir, "data", "./data", "data directory (overrides host.data_dir)")
 	f.StringVar(&o.Listen, "listen", ":3000", "API listen address (overrides host.listen)")
 	f.StringSliceVar(&o.PluginDirs, "plugins", []string{"./bin/plugins"}, "plugin directories (overrides host.plugin_dirs)")
+	f.StringVar(&debugAddr, "debug-addr", "", "serve Go runtime profiles (net/http/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	f.StringArrayVar(&vars, "var", nil, "set a policy variable, NAME=VALUE (repeatable)")
 	f.BoolVar(&o.Server, "server", false, "run as a cluster server (Raft); the key comes from cluster.key or HEADY_CLUSTER_KEY")
 	f.StringSliceVar(&o.Join, "join", nil, "other servers' cluster addresses, HOST:PORT,... (overrides cluster.join)")
@@ -59,8 +63,35 @@ func runCmd() *cobra.Command {
 	return cmd
 }
 
+// debugAddr is --debug-addr.
+var debugAddr string
+
+// serveProfiles serves net/http/pprof on a loopback address only.
+func serveProfiles(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--debug-addr %q: profiles are served on a loopback address only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() { _ = http.Serve(ln, mux) }()
+	return nil
+}
+
 func runHost(o app.Options) error {
 	ctx := context.Background()
+	if debugAddr != "" {
+		if err := serveProfiles(debugAddr); err != nil {
+			return err
+		}
+	}
 	h, err := app.Start(ctx, o)
 	if err != nil {
 		var se *app.StartupError
