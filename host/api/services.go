@@ -74,6 +74,10 @@ type Status struct {
 	Healing      Health             `json:"healing"`
 	Intelligence IntelligenceStatus `json:"intelligence"`
 	Discovery    DiscoveryStatus    `json:"discovery"`
+	// Cluster is this server's view of the cluster (leader, term, commit
+	// index, members); only in cluster mode, so a single server answers
+	// exactly the guide's shape.
+	Cluster any `json:"cluster,omitempty"`
 }
 
 // WorkflowStatus is the workflows section of the status.

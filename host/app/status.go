@@ -21,6 +21,9 @@ func (h *Host) Status(ctx context.Context) api.Status {
 			c.ContributeStatus(ctx, &st)
 		}
 	}
+	if h.cluster != nil {
+		st.Cluster = h.cluster.node.Status()
+	}
 	return st
 }
 

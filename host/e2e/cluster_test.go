@@ -215,6 +215,17 @@ func TestClusterElectsFailsOverAndForwards(t *testing.T) {
 		t.Fatalf("stale read on a follower: status %d, staleness header %q", resp.StatusCode, resp.Header.Get("X-Heady-Staleness-Ms"))
 	}
 
+	// /status carries the cluster section: leader, term, members.
+	var st struct {
+		Cluster *clusterStatus `json:"cluster"`
+	}
+	if err := c.hosts[follower].admin().Do(bg(), http.MethodGet, "/status", nil, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Cluster == nil || st.Cluster.Leader == "" || st.Cluster.Term == 0 || len(st.Cluster.Members) != 3 {
+		t.Fatalf("cluster section of /status: %+v", st.Cluster)
+	}
+
 	// Raft metrics are exported (the follower forwards /metrics to the leader).
 	if text := scrapeMetrics(t, c.hosts[follower]); !strings.Contains(text, `heady_raft_state{state="leader"} 1`) ||
 		!strings.Contains(text, "heady_raft_commit_index") || !strings.Contains(text, "heady_raft_peers 3") {

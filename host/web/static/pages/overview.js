@@ -22,7 +22,8 @@ export function render() {
         tile('Active nodes', sc.active_nodes),
         tile('Discovered services', d.services),
         tile('Learned patterns', ig.learned_patterns, (ig.pending_optimizations ?? 0) + ' pending optimizations'),
-        tile('High-impact suggestions', ig.high_impact_suggestions, null, ig.high_impact_suggestions ? 'warn' : ''));
+        tile('High-impact suggestions', ig.high_impact_suggestions, null, ig.high_impact_suggestions ? 'warn' : ''),
+        st.cluster ? clusterTile(st.cluster) : null);
     }),
     section('Recent executions', async () => {
       const rows = items(await get('/executions?limit=10'));
@@ -35,6 +36,15 @@ export function render() {
         { label: 'Duration', get: r => dur(r.started_at, r.ended_at), class: 'num' },
       ], { class: 'stack', empty: 'No executions yet.', hint: 'Workflows run on their schedules and events, or from the Workflows page.', label: 'recent executions' });
     }));
+}
+
+// clusterTile shows who leads a cluster and how many servers are up (cluster
+// mode only: a single server's status has no cluster section).
+function clusterTile(c) {
+  const members = c.members || [];
+  const up = members.filter(m => m.state === 'leader' || m.state === 'follower').length;
+  const tone = !c.leader ? 'bad' : up < members.length ? 'warn' : 'ok';
+  return tile('Cluster', c.leader ? 'leader ' + c.leader : 'no leader', up + '/' + members.length + ' servers up · term ' + (c.term ?? '—'), tone);
 }
 
 function pct(v) { return v == null ? '—' : (+v).toFixed(1) + '%'; }
