@@ -118,6 +118,11 @@ func New(svc *Services, opts Options) *Server {
 		DisableStartupMessage: true,
 		StrictRouting:         false,
 		ReadBufferSize:        16 << 10,
+		// Values from c.Params, c.Get, c.Query and c.Body are copies:
+		// they are kept beyond the request (token cache keys, workflow
+		// names in the engine, audit details), and fasthttp reuses its
+		// buffers for the next request on the connection.
+		Immutable: true,
 	})
 	s.app.Use(s.recoverer, s.requestID)
 	if opts.Cluster != nil {
