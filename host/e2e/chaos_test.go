@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -361,38 +360,15 @@ func TestChaos(t *testing.T) {
 		var unfinished, failed int
 		eventually(t, 90*time.Second, "every accepted event executed and every execution finished", func() bool {
 			byEvent, unfinished, failed = map[string]int{}, 0, 0
-			cursor := ""
-			for {
-				var page struct {
-					Items []struct {
-						Status  string `json:"status"`
-						Trigger struct {
-							EventID string `json:"event_id"`
-						} `json:"trigger"`
-					} `json:"items"`
-					NextCursor string `json:"next_cursor"`
+			for _, x := range allExecutions(t, h, "chaos") {
+				byEvent[x.Trigger.EventID]++
+				switch x.Status {
+				case "succeeded":
+				case "failed", "cancelled":
+					failed++
+				default:
+					unfinished++
 				}
-				q := url.Values{"limit": {"1000"}}
-				if cursor != "" {
-					q.Set("cursor", cursor)
-				}
-				if err := h.admin().Do(bg(), http.MethodGet, "/workflows/chaos/executions?"+q.Encode(), nil, &page); err != nil {
-					t.Fatal(err)
-				}
-				for _, x := range page.Items {
-					byEvent[x.Trigger.EventID]++
-					switch x.Status {
-					case "succeeded":
-					case "failed", "cancelled":
-						failed++
-					default:
-						unfinished++
-					}
-				}
-				if page.NextCursor == "" {
-					break
-				}
-				cursor = page.NextCursor
 			}
 			if unfinished > 0 {
 				return false

@@ -21,29 +21,10 @@ import (
 
 const testClusterKey = "e2e-cluster-key-0123456789abcdef"
 
-const clusterPolicy = `
+const clusterPolicy = burstWorkflow + `
 cluster {
   heartbeat_timeout = "500ms"
   election_timeout  = "500ms"
-}
-
-workflow "burst" {
-  trigger "event" {
-    type = "burst.*"
-  }
-  step "first" {
-    action = "noop.ok"
-    input {
-      n = event.data.n
-    }
-  }
-  step "second" {
-    action     = "heady.noop"
-    depends_on = ["first"]
-    input {
-      n = step.first.output.n
-    }
-  }
 }
 
 workflow "tick" {
@@ -148,38 +129,16 @@ func postEvent(h *hostProc, n int64) (int, string) {
 	return resp.StatusCode, out.EventID
 }
 
-type execSummary struct {
-	Status  string `json:"status"`
-	Trigger struct {
-		Kind        string    `json:"kind"`
-		EventID     string    `json:"event_id"`
-		ScheduledAt time.Time `json:"scheduled_at"`
-	} `json:"trigger"`
-}
-
-func listExecutions(t *testing.T, h *hostProc, workflow string) []execSummary {
+// listExecutions lists a workflow's executions on a server that may be
+// unreachable in the middle of a failover: an error is logged, not fatal.
+func listExecutions(t *testing.T, h *hostProc, workflow string) []execRow {
 	t.Helper()
-	var all []execSummary
-	cursor := ""
-	for {
-		var page struct {
-			Items      []execSummary `json:"items"`
-			NextCursor string        `json:"next_cursor"`
-		}
-		q := url.Values{"limit": {"1000"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		if err := h.admin().Do(bg(), http.MethodGet, "/workflows/"+workflow+"/executions?"+q.Encode(), nil, &page); err != nil {
-			t.Logf("list executions: %v", err)
-			return nil
-		}
-		all = append(all, page.Items...)
-		if page.NextCursor == "" {
-			return all
-		}
-		cursor = page.NextCursor
+	rows, err := pageExecutions(h, workflow)
+	if err != nil {
+		t.Logf("list executions: %v", err)
+		return nil
 	}
+	return rows
 }
 
 // TestClusterElectsFailsOverAndForwards: three servers elect a leader;
@@ -508,7 +467,7 @@ func TestClusterPartitionedServerCatchesUp(t *testing.T) {
 	// Its own store now holds the events written while it was cut off.
 	eventually(t, 30*time.Second, "the events to be readable on the old leader", func() bool {
 		var page struct {
-			Items []execSummary `json:"items"`
+			Items []execRow `json:"items"`
 		}
 		resp, err := c.hosts[0].admin().Raw(bg(), http.MethodGet, "/api/v1/automation/workflows/burst/executions?limit=1000&stale=1", nil)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -24,26 +23,7 @@ import (
 func TestEventBurstSurvivesKill9(t *testing.T) {
 	t.Parallel()
 	pol := copyPolicies(t, filepath.Join(repoRoot(), "policies"))
-	writePolicy(t, pol, "burst.hcl", `
-workflow "burst" {
-  trigger "event" {
-    type = "burst.*"
-  }
-  step "first" {
-    action = "noop.ok"
-    input {
-      n = event.data.n
-    }
-  }
-  step "second" {
-    action     = "heady.noop"
-    depends_on = ["first"]
-    input {
-      n = step.first.output.n
-    }
-  }
-}
-`)
+	writePolicy(t, pol, "burst.hcl", burstWorkflow)
 	h := startHost(t, hostOpts{policies: pol})
 	var accepted sync.Map
 	var nAccepted atomic.Int64
@@ -108,37 +88,14 @@ workflow "burst" {
 	eventually(t, 120*time.Second, "every accepted event to have a finished execution", func() bool {
 		byEvent = map[string]int{}
 		unfinished := 0
-		cursor := ""
-		for {
-			var page struct {
-				Items []struct {
-					Status  string `json:"status"`
-					Trigger struct {
-						EventID string `json:"event_id"`
-					} `json:"trigger"`
-				} `json:"items"`
-				NextCursor string `json:"next_cursor"`
+		for _, x := range allExecutions(t, h2, "burst") {
+			byEvent[x.Trigger.EventID]++
+			if x.Status == "failed" || x.Status == "cancelled" {
+				t.Fatalf("an execution ended %s", x.Status)
 			}
-			q := url.Values{"limit": {"1000"}}
-			if cursor != "" {
-				q.Set("cursor", cursor)
+			if x.Status != "succeeded" {
+				unfinished++
 			}
-			if err := h2.admin().Do(bg(), http.MethodGet, "/workflows/burst/executions?"+q.Encode(), nil, &page); err != nil {
-				t.Fatal(err)
-			}
-			for _, x := range page.Items {
-				byEvent[x.Trigger.EventID]++
-				if x.Status == "failed" || x.Status == "cancelled" {
-					t.Fatalf("an execution ended %s", x.Status)
-				}
-				if x.Status != "succeeded" {
-					unfinished++
-				}
-			}
-			if page.NextCursor == "" {
-				break
-			}
-			cursor = page.NextCursor
 		}
 		if unfinished > 0 {
 			return false

@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -309,4 +311,122 @@ func startEverythingOn(t *testing.T, script, mode string, port int) {
 		}
 		return err == nil
 	})
+}
+
+// steadyLoad is a bounded loopback load: one GET of url every 10 ms, at most
+// max requests and for at most within, until stop.
+type steadyLoad struct {
+	sent, failed atomic.Int64
+	stopc, done  chan struct{}
+}
+
+func startSteadyLoad(url string, max int64, within time.Duration) *steadyLoad {
+	l := &steadyLoad{stopc: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		c := &http.Client{Timeout: 2 * time.Second}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		end := time.After(within)
+		for l.sent.Load() < max {
+			select {
+			case <-l.stopc:
+				return
+			case <-end:
+				return
+			case <-tick.C:
+			}
+			l.sent.Add(1)
+			resp, err := c.Get(url)
+			if err != nil {
+				l.failed.Add(1)
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				l.failed.Add(1)
+			}
+		}
+	}()
+	return l
+}
+
+// stop ends the load and fails t when more than a tenth of it failed.
+func (l *steadyLoad) stop(t *testing.T) {
+	t.Helper()
+	close(l.stopc)
+	<-l.done
+	t.Logf("load: %d requests sent, %d failed", l.sent.Load(), l.failed.Load())
+	if l.sent.Load() == 0 || l.failed.Load() > l.sent.Load()/10 {
+		t.Fatalf("load: %d of %d requests failed", l.failed.Load(), l.sent.Load())
+	}
+}
+
+// burstWorkflow is a two-step workflow started by every "burst.*" event: a
+// plugin step, then an in-process one that reads its output.
+const burstWorkflow = `
+workflow "burst" {
+  trigger "event" {
+    type = "burst.*"
+  }
+  step "first" {
+    action = "noop.ok"
+    input {
+      n = event.data.n
+    }
+  }
+  step "second" {
+    action     = "heady.noop"
+    depends_on = ["first"]
+    input {
+      n = step.first.output.n
+    }
+  }
+}
+`
+
+// execRow is one execution as the executions list shows it.
+type execRow struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Trigger struct {
+		Kind        string    `json:"kind"`
+		EventID     string    `json:"event_id"`
+		ScheduledAt time.Time `json:"scheduled_at"`
+	} `json:"trigger"`
+}
+
+// pageExecutions pages through every execution of workflow wf.
+func pageExecutions(h *hostProc, wf string) ([]execRow, error) {
+	var out []execRow
+	cursor := ""
+	for {
+		var page struct {
+			Items      []execRow `json:"items"`
+			NextCursor string    `json:"next_cursor"`
+		}
+		q := url.Values{"limit": {"1000"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if err := h.admin().Do(bg(), http.MethodGet, "/workflows/"+wf+"/executions?"+q.Encode(), nil, &page); err != nil {
+			return out, err
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// allExecutions is pageExecutions that fails t on an error.
+func allExecutions(t *testing.T, h *hostProc, wf string) []execRow {
+	t.Helper()
+	out, err := pageExecutions(h, wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

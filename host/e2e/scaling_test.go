@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -123,36 +122,7 @@ func TestScalingProcessPoolFollowsLoad(t *testing.T) {
 
 	// Bounded loopback load: about 100 requests/s for at most 12 s and
 	// 1200 requests, stopped early once max has held for a while.
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		client := &http.Client{Timeout: 2 * time.Second}
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		end := time.After(12 * time.Second)
-		for sent.Load() < 1200 {
-			select {
-			case <-stop:
-				return
-			case <-end:
-				return
-			case <-tick.C:
-			}
-			sent.Add(1)
-			resp, err := client.Get("http://" + proxy + "/healthz")
-			if err != nil {
-				failed.Add(1)
-				continue
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				failed.Add(1)
-			}
-		}
-	}()
+	load := startSteadyLoad("http://"+proxy+"/healthz", 1200, 12*time.Second)
 	eventually(t, 12*time.Second, "the load to scale the pool to max (3)", func() bool { return current(t, h, "web") == 3 })
 	// Max holds: let at least three more evaluations see the load.
 	atMax := time.Now()
@@ -165,13 +135,8 @@ func TestScalingProcessPoolFollowsLoad(t *testing.T) {
 		}
 		return n >= 3
 	})
-	close(stop)
-	<-done
+	load.stop(t)
 	stopped := time.Now()
-	t.Logf("load: %d requests sent, %d failed", sent.Load(), failed.Load())
-	if sent.Load() == 0 || failed.Load() > sent.Load()/10 {
-		t.Fatalf("load: %d of %d requests failed", failed.Load(), sent.Load())
-	}
 
 	eventually(t, 25*time.Second, "the pool to scale back down to min (1)", func() bool { return current(t, h, "web") == 1 })
 	// Let a few evaluations run at min.

@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -280,42 +278,9 @@ workflow "publish" {
 	})
 
 	t.Run("load rises and falls and the pool follows", func(t *testing.T) {
-		var sent, failed atomic.Int64
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			c := &http.Client{Timeout: 2 * time.Second}
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			end := time.After(20 * time.Second)
-			for sent.Load() < 2000 {
-				select {
-				case <-stop:
-					return
-				case <-end:
-					return
-				case <-tick.C:
-				}
-				sent.Add(1)
-				resp, err := c.Get("http://" + proxy + "/healthz")
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-				}
-			}
-		}()
+		load := startSteadyLoad("http://"+proxy+"/healthz", 2000, 20*time.Second)
 		eventually(t, 20*time.Second, "status active_nodes at 2 under load", func() bool { return h.status(t).Scaling.ActiveNodes == 2 })
-		close(stop)
-		<-done
-		if sent.Load() == 0 || failed.Load() > sent.Load()/10 {
-			t.Fatalf("load: %d of %d requests failed", failed.Load(), sent.Load())
-		}
+		load.stop(t)
 		eventually(t, 30*time.Second, "status active_nodes back to 1 when idle", func() bool { return h.status(t).Scaling.ActiveNodes == 1 })
 		ups, downs := 0, 0
 		for _, d := range history(t, h, "web") {
