@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -97,23 +98,13 @@ func (s *healingSubsystem) Stop(ctx context.Context) error {
 }
 
 // ContributeHealth reports every check and every supervised service
-// ("service:NAME") as a component (a store check replaces the host's own
-// store probe) and the healing counters.
+// ("service:NAME") as a component and the healing counters. A store check
+// stands in for the host's own store probe; a check that only borrows the
+// name "store" is shown as "check:store" beside that probe.
 func (s *healingSubsystem) ContributeHealth(_ context.Context, out *api.Health) {
 	checks := s.eng.Checks()
-	hasStore := false
-	for _, c := range checks {
-		if c.Type == "store" {
-			hasStore = true
-		}
-	}
-	comps := out.Components[:0:0]
-	for _, c := range out.Components {
-		if hasStore && c.Name == "store" && c.Type == "store" {
-			continue
-		}
-		comps = append(comps, c)
-	}
+	hasStore := slices.ContainsFunc(checks, func(c healing.CheckInfo) bool { return c.Type == "store" })
+	comps := out.Components
 	for _, c := range checks {
 		name := c.Name
 		if c.Name == "store" && !hasStore {

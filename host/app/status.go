@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/heady-dev/heady/host/api"
@@ -30,7 +31,7 @@ func (h *Host) Status(ctx context.Context) api.Status {
 // Health checks the host's own parts.
 func (h *Host) Health(ctx context.Context) api.Health {
 	now := time.Now()
-	comps := []api.HealthComponent{h.storeProbe(ctx, now), {
+	comps := []api.HealthComponent{{
 		Name: "api", Type: "api", Status: "healthy", Output: "listening on " + h.ln.Addr().String(), LastCheck: now, Since: h.started,
 	}}
 	if c, ok := h.clusterHealth(now); ok {
@@ -41,6 +42,11 @@ func (h *Host) Health(ctx context.Context) api.Health {
 		if c, ok := s.(HealthContributor); ok {
 			c.ContributeHealth(ctx, &out)
 		}
+	}
+	// The host probes the store itself only when no health check does: a
+	// request must not write to the store when a check already reports it.
+	if !slices.ContainsFunc(out.Components, func(c api.HealthComponent) bool { return c.Type == "store" }) {
+		out.Components = append([]api.HealthComponent{h.storeProbe(ctx, now)}, out.Components...)
 	}
 	out.Stats.TotalChecks, out.Stats.Healthy = 0, 0
 	for _, c := range out.Components {
