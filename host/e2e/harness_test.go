@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heady-dev/heady/host/api"
 	"github.com/heady-dev/heady/host/client"
+	"github.com/heady-dev/heady/host/workflow"
 )
 
 // binDir holds heady and bin/plugins: HEADY_BIN when make test built them,
@@ -429,4 +431,22 @@ func allExecutions(t *testing.T, h *hostProc, wf string) []execRow {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// runToEnd triggers workflow wf with context through the API and returns
+// the execution once it has ended (succeeded, failed or cancelled).
+func runToEnd(t *testing.T, h *hostProc, wf string, context map[string]any, within time.Duration) workflow.Execution {
+	t.Helper()
+	var acc api.ExecutionAccepted
+	if err := h.admin().Do(bg(), http.MethodPost, "/workflows/"+wf+"/execute", map[string]any{"context": context}, &acc); err != nil {
+		t.Fatalf("execute %s: %v", wf, err)
+	}
+	var x workflow.Execution
+	eventually(t, within, wf+" to finish", func() bool {
+		if err := h.admin().Do(bg(), http.MethodGet, "/executions/"+acc.ExecutionID, nil, &x); err != nil {
+			t.Fatal(err)
+		}
+		return x.Status.Finished()
+	})
+	return x
 }

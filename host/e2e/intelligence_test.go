@@ -79,17 +79,7 @@ func TestIntelligenceSuggestionApplyRunsAndUndo(t *testing.T) {
 		var wi workflow.WorkflowInfo
 		return adm.Do(bg(), http.MethodGet, "/workflows/"+name, nil, &wi) == nil
 	})
-	var acc api.ExecutionAccepted
-	if err := adm.Do(bg(), http.MethodPost, "/workflows/"+name+"/execute", map[string]any{}, &acc); err != nil {
-		t.Fatal(err)
-	}
-	var x workflow.Execution
-	eventually(t, 20*time.Second, "the suggested workflow succeeds", func() bool {
-		if err := adm.Do(bg(), http.MethodGet, "/executions/"+acc.ExecutionID, nil, &x); err != nil {
-			return false
-		}
-		return x.Status == workflow.StatusSucceeded || x.Status == workflow.StatusFailed
-	})
+	x := runToEnd(t, h, name, nil, 20*time.Second)
 	if x.Status != workflow.StatusSucceeded || len(x.Steps) != 2 {
 		t.Fatalf("execution %+v", x)
 	}

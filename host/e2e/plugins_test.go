@@ -53,24 +53,7 @@ func pluginByName(t *testing.T, h *hostProc, name string) pluginStatus {
 // runEcho runs the echo workflow and returns its final status.
 func runEcho(t *testing.T, h *hostProc) string {
 	t.Helper()
-	var acc struct {
-		ExecutionID string `json:"execution_id"`
-	}
-	if err := h.admin().Do(bg(), http.MethodPost, "/workflows/echo/execute", map[string]any{"context": map[string]any{"n": 1}}, &acc); err != nil {
-		t.Fatal(err)
-	}
-	var status string
-	eventually(t, 30*time.Second, "the echo execution to finish", func() bool {
-		var x struct {
-			Status string `json:"status"`
-		}
-		if err := h.admin().Do(bg(), http.MethodGet, "/executions/"+acc.ExecutionID, nil, &x); err != nil {
-			t.Fatal(err)
-		}
-		status = x.Status
-		return x.Status == "succeeded" || x.Status == "failed" || x.Status == "cancelled"
-	})
-	return status
+	return string(runToEnd(t, h, "echo", map[string]any{"n": 1}, 30*time.Second).Status)
 }
 
 func auditActions(t *testing.T, h *hostProc, query string) []map[string]any {

@@ -327,19 +327,7 @@ workflow "publish" {
 	})
 
 	t.Run("a repeated manual sequence becomes a suggestion that is applied and runs", func(t *testing.T) {
-		for i := 0; i < 3; i++ {
-			var tok api.TokenCreated
-			if err := adm.Do(bg(), http.MethodPost, "/tokens", map[string]any{"name": fmt.Sprintf("operator%d", i), "role": "operator"}, &tok); err != nil {
-				t.Fatal(err)
-			}
-			op := h.client(tok.Token)
-			for _, wf := range []string{"prepare", "publish"} {
-				var acc api.ExecutionAccepted
-				if err := op.Do(bg(), http.MethodPost, "/workflows/"+wf+"/execute", map[string]any{}, &acc); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		seedRepeatedSequence(t, h)
 		// No analyze call: the learning finds it on its own interval.
 		var sug intelligence.Suggestion
 		eventually(t, 30*time.Second, "an automation suggestion for prepare then publish", func() bool {
@@ -371,17 +359,7 @@ workflow "publish" {
 			var wi workflow.WorkflowInfo
 			return adm.Do(bg(), http.MethodGet, "/workflows/"+name, nil, &wi) == nil && h.status(t).Workflows.Active == workflows+1
 		})
-		var acc api.ExecutionAccepted
-		if err := adm.Do(bg(), http.MethodPost, "/workflows/"+name+"/execute", map[string]any{}, &acc); err != nil {
-			t.Fatal(err)
-		}
-		var x workflow.Execution
-		eventually(t, 20*time.Second, "the suggested workflow finishes", func() bool {
-			if err := adm.Do(bg(), http.MethodGet, "/executions/"+acc.ExecutionID, nil, &x); err != nil {
-				return false
-			}
-			return x.Status == workflow.StatusSucceeded || x.Status == workflow.StatusFailed
-		})
+		x := runToEnd(t, h, name, nil, 20*time.Second)
 		if x.Status != workflow.StatusSucceeded || len(x.Steps) != 2 {
 			t.Fatalf("execution %+v", x)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/heady-dev/heady/host/workflow"
 )
 
 // mailbox is a real SMTP server (the go-smtp server library) on loopback
@@ -239,42 +240,19 @@ plugin "email" {
 func TestBuiltinScheduledWorkflows(t *testing.T) {
 	t.Parallel()
 	h := startHost(t, hostOpts{args: []string{"--var", "backup_schedule=*/2 * * * * *", "--var", "backups_to_keep=2"}})
-	type execution struct {
-		Status  string `json:"status"`
-		Trigger struct {
-			Kind string `json:"kind"`
-		} `json:"trigger"`
-		Steps []struct {
-			Name   string         `json:"name"`
-			Status string         `json:"status"`
-			Output map[string]any `json:"output"`
-		} `json:"steps"`
-		Error any `json:"error"`
-	}
-	run := func(wf string) execution {
+	run := func(wf string) workflow.Execution {
 		t.Helper()
-		var acc struct {
-			ExecutionID string `json:"execution_id"`
-		}
-		if err := h.admin().Do(bg(), http.MethodPost, "/workflows/"+wf+"/execute", map[string]any{"context": map[string]any{"manual": true}}, &acc); err != nil {
-			t.Fatalf("%s: %v", wf, err)
-		}
-		var x execution
-		eventually(t, 60*time.Second, wf+" to finish", func() bool {
-			if err := h.admin().Do(bg(), http.MethodGet, "/executions/"+acc.ExecutionID, nil, &x); err != nil {
-				t.Fatal(err)
-			}
-			return x.Status == "succeeded" || x.Status == "failed" || x.Status == "cancelled"
-		})
-		if x.Status != "succeeded" {
+		x := runToEnd(t, h, wf, map[string]any{"manual": true}, 60*time.Second)
+		if x.Status != workflow.StatusSucceeded {
 			t.Fatalf("%s: %s: %s", wf, x.Status, mustJSON(x))
 		}
 		return x
 	}
-	output := func(x execution, step string) map[string]any {
+	output := func(x workflow.Execution, step string) map[string]any {
 		for _, s := range x.Steps {
 			if s.Name == step {
-				return s.Output
+				out, _ := s.Output.(map[string]any)
+				return out
 			}
 		}
 		t.Fatalf("no step %s in %s", step, mustJSON(x))
@@ -291,7 +269,7 @@ func TestBuiltinScheduledWorkflows(t *testing.T) {
 	t.Run("auto_backup on its schedule, verified and pruned", func(t *testing.T) {
 		eventually(t, 30*time.Second, "three scheduled backups", func() bool {
 			var page struct {
-				Items []execution `json:"items"`
+				Items []execRow `json:"items"`
 			}
 			if err := h.admin().Do(bg(), http.MethodGet, "/workflows/auto_backup/executions?status=succeeded", nil, &page); err != nil {
 				t.Fatal(err)
