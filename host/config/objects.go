@@ -1,6 +1,12 @@
 package config
 
-import "sort"
+import (
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+)
 
 // Object is one named block of a loaded policy set, for listings.
 type Object struct {
@@ -15,54 +21,25 @@ type Object struct {
 // order and then by name.
 func (p *Policy) Objects() []Object {
 	var out []Object
-	add := func(kind string, list []Object) {
-		sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-		out = append(out, list...)
+	out = appendObjects(out, "variable", slices.Collect(maps.Values(p.Variables)), func(v *Variable) (string, hcl.Range) { return v.Name, v.DeclRange })
+	out = appendObjects(out, "plugin", p.Plugins, func(x *Plugin) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "workflow", p.Workflows, func(x *Workflow) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "check", p.Checks, func(x *Check) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "service", p.Services, func(x *Service) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "scaling", p.Scaling, func(x *Scaling) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "discovery", p.Discovery, func(x *Discovery) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "webhook", p.Webhooks, func(x *Webhook) (string, hcl.Range) { return x.Name, x.DeclRange })
+	out = appendObjects(out, "alert", p.Alerts, func(x *Notifier) (string, hcl.Range) { return x.Name, x.DeclRange })
+	return out
+}
+
+// appendObjects appends the blocks of one kind, sorted by name.
+func appendObjects[T any](out []Object, kind string, blocks []T, named func(T) (string, hcl.Range)) []Object {
+	start := len(out)
+	for _, b := range blocks {
+		name, r := named(b)
+		out = append(out, Object{Kind: kind, Name: name, File: r.Filename, Line: r.Start.Line})
 	}
-	var vars []Object
-	for _, v := range p.Variables {
-		vars = append(vars, Object{"variable", v.Name, v.DeclRange.Filename, v.DeclRange.Start.Line})
-	}
-	add("variable", vars)
-	var l []Object
-	for _, x := range p.Plugins {
-		l = append(l, Object{"plugin", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("plugin", l)
-	l = nil
-	for _, x := range p.Workflows {
-		l = append(l, Object{"workflow", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("workflow", l)
-	l = nil
-	for _, x := range p.Checks {
-		l = append(l, Object{"check", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("check", l)
-	l = nil
-	for _, x := range p.Services {
-		l = append(l, Object{"service", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("service", l)
-	l = nil
-	for _, x := range p.Scaling {
-		l = append(l, Object{"scaling", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("scaling", l)
-	l = nil
-	for _, x := range p.Discovery {
-		l = append(l, Object{"discovery", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("discovery", l)
-	l = nil
-	for _, x := range p.Webhooks {
-		l = append(l, Object{"webhook", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("webhook", l)
-	l = nil
-	for _, x := range p.Alerts {
-		l = append(l, Object{"alert", x.Name, x.DeclRange.Filename, x.DeclRange.Start.Line})
-	}
-	add("alert", l)
+	sort.Slice(out[start:], func(i, j int) bool { return out[start+i].Name < out[start+j].Name })
 	return out
 }
